@@ -1,0 +1,102 @@
+"""Run one experiment: `python -m bench_ssl.run CONFIG.yaml [--set key=value ...]`, or `run(config)` from Python.
+
+A run lives in `<output.root>/<name>/<run_id>/` (config.yaml, metrics.jsonl, checkpoint.pt, log.txt,
+result.json). A finished run is not repeated; an interrupted one resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+from .config import RunConfig, dump_yaml, load_config, run_id
+from .errors import BenchSSLError
+from .output import atomic_write_text
+from .train import RESULT, train_and_evaluate
+
+log = logging.getLogger("bench_ssl")
+TRACEBACK = "traceback.txt"
+
+
+def run_dir_of(cfg: RunConfig) -> Path:
+    return Path(cfg.output.root) / cfg.name / run_id(cfg)
+
+
+def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force: bool = False) -> dict:
+    """Train and evaluate one config; return its result (the contents of result.json).
+
+    Skips the work when the run already finished (unless `force`), resumes from a checkpoint when it
+    was interrupted. A failure leaves its traceback in the run folder and is re-raised.
+    """
+    cfg = load_config(config, overrides)
+    rid = run_id(cfg)
+    run_dir = run_dir_of(cfg)
+    result_path = run_dir / RESULT
+    if result_path.exists() and not force:
+        log.info("run %s already finished: %s", rid, result_path)
+        return json.loads(result_path.read_text())
+    if force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with _log_to(run_dir / "log.txt"):
+        log.info("run %s -> %s", rid, run_dir)
+        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+        (run_dir / TRACEBACK).unlink(missing_ok=True)
+        try:
+            return train_and_evaluate(cfg, rid, run_dir)
+        except BaseException as exc:
+            atomic_write_text(run_dir / TRACEBACK, "".join(traceback.format_exception(exc)))
+            if not isinstance(exc, (BenchSSLError, KeyboardInterrupt)):  # those the caller reports in one line
+                log.error("run %s failed: %s (traceback in %s)", rid, exc, run_dir / TRACEBACK)
+            raise
+
+
+@contextlib.contextmanager
+def _log_to(path: Path):
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("bench_ssl")
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench_ssl.run", description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="YAML run config, e.g. configs/smoke.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set method.temperature=0.2 (repeatable)")
+    parser.add_argument("--force", action="store_true", help="delete any previous result and checkpoint of this run first")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and run id, run nothing")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        if args.print_config:
+            cfg = load_config(args.config, args.overrides)
+            print(f"# run_id: {run_id(cfg)}\n{dump_yaml(cfg)}", end="")
+            return 0
+        result = run(args.config, args.overrides, force=args.force)
+    except BenchSSLError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the last checkpoint is kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    summary = {k: result.get(k) for k in ("run_id", "knn_top1", "linear_top1", "linear_top5", "wall_time_s")}
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

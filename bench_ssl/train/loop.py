@@ -1,0 +1,224 @@
+"""Pretrain one model and evaluate it: the engine every sweep, report and study calls.
+
+The data sits on the device as uint8; each step gathers a batch by index, augments it there with
+per-sample random parameters, and runs the method's loss under bf16 autocast in channels_last on CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import resource
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..augment import build_pipeline, to_float
+from ..config import to_dict
+from ..errors import BenchSSLError, ConfigError
+from ..eval import extract_features, knn_accuracy, linear_eval
+from ..methods import build_method
+from ..optim import build_optimizer, lr_at
+from ..output import atomic_write_json, environment, read_jsonl, write_jsonl
+from .checkpoint import load_checkpoint, save_checkpoint
+from .tensors import TensorData, check_batch_size, load_tensors
+
+log = logging.getLogger("bench_ssl.train")
+METRICS = "metrics.jsonl"
+RESULT = "result.json"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ConfigError("device: 'cuda' was asked for but no CUDA GPU is visible; use device=auto or device=cpu")
+    return torch.device("cuda", torch.cuda.current_device())
+
+
+class Trainer:
+    def __init__(self, cfg, run_id: str, run_dir: Path):
+        self.cfg, self.run_id, self.run_dir = cfg, run_id, Path(run_dir)
+        self.device = resolve_device(cfg.device)
+        cuda = self.device.type == "cuda"
+        self.bf16 = cfg.train.bf16 and cuda
+        self.channels_last = cfg.train.channels_last and cuda
+        torch.manual_seed(cfg.seed)
+        t0 = time.time()
+        self.data: TensorData = load_tensors(cfg.data, self.device)
+        check_batch_size(cfg.optim.batch_size, self.data, cfg.data)
+        self.data_time_s = time.time() - t0
+        self.method = build_method(cfg).to(self.device)
+        if self.channels_last:
+            self.method = self.method.to(memory_format=torch.channels_last)
+        self.optimizer = build_optimizer(self.method, cfg.optim)
+        self.generators = {
+            "augment": torch.Generator(device=self.device).manual_seed(cfg.seed),
+            "order": torch.Generator().manual_seed(cfg.seed),
+        }
+        a = cfg.augment
+        self.pipelines = [build_pipeline(v, {name: a.op_params(name) for name in v}) for v in (a.view1, a.view2)]
+        self.step_fn = torch.compile(self.method.training_step) if cfg.train.compile else self.method.training_step
+        n, b = self.data.train_x.shape[0], cfg.optim.batch_size
+        self.steps_per_epoch = n // b  # drop_last: every step sees a full batch of negatives
+        self.total_steps = self.steps_per_epoch * cfg.optim.epochs
+        self.warmup_steps = round(cfg.optim.warmup_epochs * self.steps_per_epoch)
+
+    # ------------------------------------------------------------------ training
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def train_epoch(self, epoch: int, step: int) -> tuple[dict, int]:
+        cfg, data = self.cfg, self.data
+        b = cfg.optim.batch_size
+        order = torch.randperm(data.train_x.shape[0], generator=self.generators["order"]).to(self.device)
+        self.method.train()
+        loss_sum = torch.zeros((), device=self.device)
+        show = cfg.output.progress == "on" or (cfg.output.progress == "auto" and sys.stderr.isatty())
+        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", leave=False,
+                   disable=not show, file=sys.stderr)
+        self.sync()
+        t0 = time.perf_counter()
+        for i in range(self.steps_per_epoch):
+            lr = lr_at(step, self.total_steps, cfg.optim.scaled_lr(), self.warmup_steps, cfg.optim.schedule, cfg.optim.min_lr)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            idx = order[i * b:(i + 1) * b]
+            x = to_float(data.train_x[idx])
+            views = [data.normalize(p(x, self.generators["augment"])) for p in self.pipelines]
+            if self.channels_last:
+                views = [v.contiguous(memory_format=torch.channels_last) for v in views]
+            with self.autocast():
+                loss = self.step_fn(views, data.train_y[idx])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.method.after_optimizer_step()
+            loss_sum += loss.detach().float()
+            step += 1
+            if show and (i % 10 == 0 or i == self.steps_per_epoch - 1):
+                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.3g}")
+            bar.update()
+        self.sync()
+        seconds = time.perf_counter() - t0
+        bar.close()
+        mean_loss = loss_sum.item() / self.steps_per_epoch
+        if not math.isfinite(mean_loss):
+            raise BenchSSLError(
+                f"training diverged: the loss is {mean_loss} in epoch {epoch + 1}; lower optim.lr or add warm-up (optim.warmup_epochs)"
+            )
+        images = self.steps_per_epoch * b
+        record = {"epoch": epoch + 1, "step": step, "loss": mean_loss, "lr": lr, "epoch_s": seconds,
+                  "images_per_s": images / seconds}
+        return record, step
+
+    # ---------------------------------------------------------------- evaluation
+    def features(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        train_x, train_y = self.data.labeled_train()
+        kw = dict(batch_size=self.cfg.eval.batch_size, bf16=self.bf16, channels_last=self.channels_last)
+        train_f = extract_features(self.method.backbone, train_x, self.data.normalize, **kw)
+        test_f = extract_features(self.method.backbone, self.data.test_x, self.data.normalize, **kw)
+        return train_f, train_y, test_f
+
+    def knn(self, feats=None) -> float:
+        train_f, train_y, test_f = feats or self.features()
+        e = self.cfg.eval
+        return knn_accuracy(train_f, train_y, test_f, self.data.test_y, self.data.num_classes, e.knn_k, e.knn_t)
+
+    # ---------------------------------------------------------------------- run
+    def run(self) -> dict:
+        cfg, run_dir = self.cfg, self.run_dir
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        t_start = time.time()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        resumed = load_checkpoint(run_dir, self.run_id, self.method, self.optimizer, self.generators)
+        epoch, step = resumed or (0, 0)
+        if resumed:
+            log.info("resumed %s from its checkpoint after epoch %d", self.run_id, epoch)
+        records = [r for r in read_jsonl(run_dir / METRICS) if r.get("epoch", 0) <= epoch]
+        write_jsonl(run_dir / METRICS, records)  # forget epochs the checkpoint does not hold
+        every = cfg.output.checkpoint_every
+        while epoch < cfg.optim.epochs:
+            record, step = self.train_epoch(epoch, step)
+            epoch += 1
+            if cfg.eval.knn_every and epoch % cfg.eval.knn_every == 0:
+                record["knn_top1"] = self.knn()
+            records.append(record)
+            write_jsonl(run_dir / METRICS, records)
+            log.info("epoch %d/%d  loss %.4f  lr %.4g  %.1f s  %.0f img/s%s", epoch, cfg.optim.epochs, record["loss"],
+                     record["lr"], record["epoch_s"], record["images_per_s"],
+                     f"  knn {record['knn_top1']:.4f}" if "knn_top1" in record else "")
+            if epoch == cfg.optim.epochs or (every and epoch % every == 0):
+                save_checkpoint(run_dir, self.run_id, epoch, step, self.method, self.optimizer, self.generators)
+        train_time = time.time() - t_start
+
+        t_eval = time.time()
+        feats = self.features()
+        knn_top1 = self.knn(feats)
+        linear = None
+        if cfg.eval.linear:
+            e = cfg.eval
+            linear = linear_eval(feats[0], feats[1], feats[2], self.data.test_y, self.data.num_classes, e.linear_wd,
+                                 e.holdout, e.linear_solver, e.linear_max_iter, e.linear_epochs, cfg.seed)
+        self.sync()
+        eval_time = time.time() - t_eval
+        log.info("kNN top-1 %.4f%s", knn_top1, f"  linear top-1 {linear.top1:.4f} top-5 {linear.top5:.4f}" if linear else "")
+        return self.result(records, started, resumed, knn_top1, linear, train_time, eval_time)
+
+    def result(self, records, started, resumed, knn_top1, linear, train_time, eval_time) -> dict:
+        cfg = self.cfg
+        session = records[resumed[0]:] if resumed else records
+        timed = session[1:] or session  # the first epoch of a session pays for warm-up and compilation
+        peak_gpu = torch.cuda.max_memory_allocated(self.device) / 2**30 if self.device.type == "cuda" else None
+        return {
+            "run_id": self.run_id,
+            "name": cfg.name,
+            "status": "done",
+            "method": cfg.method.name,
+            "backbone": cfg.model.backbone,
+            "epochs": cfg.optim.epochs,
+            "seed": cfg.seed,
+            "linear_top1": linear.top1 if linear else None,
+            "linear_top5": linear.top5 if linear else None,
+            "linear_weight_decay": linear.weight_decay if linear else None,
+            "linear_val_top1": {str(k): v for k, v in linear.val_top1.items()} if linear else None,
+            "knn_top1": knn_top1,
+            "final_loss": records[-1]["loss"],
+            "epoch_time_s": statistics.median(r["epoch_s"] for r in timed),
+            "images_per_s": statistics.median(r["images_per_s"] for r in timed),
+            "train_time_s": train_time,
+            "eval_time_s": eval_time,
+            "data_time_s": self.data_time_s,
+            "peak_gpu_mem_gb": peak_gpu,
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "num_train": int(self.data.train_x.shape[0]),
+            "num_test": int(self.data.test_x.shape[0]),
+            "resumed_from_epoch": resumed[0] if resumed else None,
+            "started_at": started,
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **environment(self.device),
+            "config": to_dict(cfg),
+        }
+
+
+def train_and_evaluate(cfg, run_id: str, run_dir: Path) -> dict:
+    """Train (resuming from a checkpoint if one exists), evaluate, write result.json; return the result."""
+    t0 = time.time()
+    trainer = Trainer(cfg, run_id, run_dir)
+    result = trainer.run()
+    result["wall_time_s"] = time.time() - t0
+    atomic_write_json(Path(run_dir) / RESULT, result)
+    if not cfg.output.keep_checkpoint:
+        (Path(run_dir) / "checkpoint.pt").unlink(missing_ok=True)
+    return result

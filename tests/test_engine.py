@@ -1,0 +1,114 @@
+"""End-to-end runs on real CIFAR-10 images: the smoke run, skipping finished runs, crash/resume, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench_ssl.config import load_config, run_id
+from bench_ssl.errors import ConfigError, DatasetError
+from bench_ssl.run import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+# a smaller run for the crash/resume test: 500 images, 4 epochs, a checkpoint after every epoch
+TINY = ["data.train_per_class=50", "data.test_per_class=20", "optim.batch_size=100", "optim.epochs=4",
+        "output.checkpoint_every=1", "eval.knn_every=0", "eval.linear=false"]
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.Popen([sys.executable, "-m", "bench_ssl.run", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_smoke_run_cli_writes_result_and_skips_when_finished(cifar_tar, tmp_path):
+    t0 = time.time()
+    proc = cli(SMOKE, "--set", f"data.root={cifar_tar}", "--set", f"output.root={tmp_path}")
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    elapsed = time.time() - t0
+    rid = run_id(load_config(SMOKE, [f"data.root={cifar_tar}"]))
+    run_dir = tmp_path / "smoke" / rid
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["run_id"] == rid and json.loads(out.strip().splitlines()[-1])["run_id"] == rid
+    for key in ("linear_top1", "linear_top5", "knn_top1"):
+        assert 0.15 < result[key] <= 1.0, (key, result[key])
+    assert result["linear_top5"] >= result["linear_top1"]
+    for key in ("wall_time_s", "images_per_s", "seed", "versions", "device", "git_commit", "peak_gpu_mem_gb"):
+        assert key in result
+    assert result["versions"]["torch"] == torch.__version__
+    assert {p.name for p in run_dir.iterdir()} >= {"config.yaml", "metrics.jsonl", "result.json", "checkpoint.pt", "log.txt"}
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in metrics] == [1, 2] and all("knn_top1" in m and m["loss"] > 0 for m in metrics)
+    assert load_config(run_dir / "config.yaml").method.temperature == 0.5  # the saved config loads back
+    print(f"smoke run: {elapsed:.1f} s, kNN {result['knn_top1']:.3f}, linear {result['linear_top1']:.3f}")
+
+    # the same command again finds the finished run and trains nothing
+    mtime = (run_dir / "result.json").stat().st_mtime_ns
+    proc = cli(SMOKE, "--set", f"data.root={cifar_tar}", "--set", f"output.root={tmp_path}")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "already finished" in err
+    assert (run_dir / "result.json").stat().st_mtime_ns == mtime
+
+
+def _weights(run_dir):
+    return torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)["model"]
+
+
+def test_run_killed_mid_training_resumes_and_ends_like_an_uninterrupted_run(cifar_tar, tmp_path):
+    sets = [f"data.root={cifar_tar}", *TINY]
+    args = [SMOKE] + [a for s in sets for a in ("--set", s)]
+    rid = run_id(load_config(SMOKE, sets))
+
+    straight = cli(*args, "--set", f"output.root={tmp_path / 'a'}")
+    assert straight.wait(timeout=600) == 0, straight.stderr.read()
+
+    crashed = cli(*args, "--set", f"output.root={tmp_path / 'b'}")
+    run_dir = tmp_path / "b" / "smoke" / rid
+    deadline = time.time() + 300
+    while not (run_dir / "checkpoint.pt").exists():
+        assert crashed.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.05)
+    os.kill(crashed.pid, signal.SIGKILL)  # no clean-up: like a lost node
+    crashed.wait()
+    assert not (run_dir / "result.json").exists()
+    done = [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    assert 1 <= len(done) < 4
+
+    resumed = cli(*args, "--set", f"output.root={tmp_path / 'b'}")
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    assert "resumed" in err
+    a = json.loads((tmp_path / "a" / "smoke" / rid / "result.json").read_text())
+    b = json.loads((run_dir / "result.json").read_text())
+    assert b["resumed_from_epoch"] is not None and a["resumed_from_epoch"] is None
+    assert [m["epoch"] for m in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())] == [1, 2, 3, 4]
+    wa, wb = _weights(tmp_path / "a" / "smoke" / rid), _weights(run_dir)
+    for name in wa:
+        assert torch.equal(wa[name], wb[name]), name
+    assert a["knn_top1"] == b["knn_top1"] and a["final_loss"] == b["final_loss"]
+
+
+def test_batch_larger_than_dataset_is_rejected_before_training(cifar_tar, tmp_path):
+    sets = [f"data.root={cifar_tar}", f"output.root={tmp_path}", "data.train_per_class=5", "optim.batch_size=64"]
+    with pytest.raises(ConfigError, match=r"optim.batch_size: 64 is larger than the training set of 50 images"):
+        run(SMOKE, sets)
+    run_dir = tmp_path / "smoke" / run_id(load_config(SMOKE, sets))
+    assert not (run_dir / "checkpoint.pt").exists() and not (run_dir / "result.json").exists()
+    assert "batch_size" in (run_dir / "traceback.txt").read_text()
+
+
+def test_missing_dataset_is_one_clear_line(tmp_path):
+    missing = tmp_path / "no-such-cifar"
+    with pytest.raises(DatasetError, match=str(missing)):
+        run(SMOKE, [f"data.root={missing}", f"output.root={tmp_path}"])
+    proc = cli(SMOKE, "--set", f"data.root={missing}", "--set", f"output.root={tmp_path}")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err.strip().splitlines()[-1].startswith("error: ") and str(missing) in err.strip().splitlines()[-1]

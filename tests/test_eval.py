@@ -1,0 +1,66 @@
+"""kNN and the linear protocol on inputs whose answers are known."""
+
+import math
+
+import pytest
+import torch
+
+from bench_ssl.eval import knn_accuracy, knn_predict, linear_eval, stratified_holdout, topk_accuracy
+
+
+def test_weighted_knn_votes_by_hand():
+    train = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+    labels = torch.tensor([0, 1, 1])
+    test = torch.tensor([[1.0, 0.1]])
+    scores = knn_predict(train, labels, test, num_classes=2, k=2, t=0.1)
+    q = torch.nn.functional.normalize(test, dim=1)[0]
+    s0, s1 = q @ train[0], q @ train[1]  # the two nearest; train rows are unit vectors
+    assert scores[0, 0].item() == pytest.approx(math.exp(s0 / 0.1), rel=1e-5)
+    assert scores[0, 1].item() == pytest.approx(math.exp(s1 / 0.1), rel=1e-5)
+    # with k=3 the far neighbour (label 1) adds its vote
+    assert knn_predict(train, labels, test, 2, k=3, t=0.1)[0, 1] > scores[0, 1]
+
+
+def test_knn_accuracy_on_clusters_and_k_larger_than_train():
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(3, 16, generator=g) * 5
+    y = torch.arange(3).repeat_interleave(20)
+    x = centers[y] + torch.randn(60, 16, generator=g)
+    assert knn_accuracy(x[::2], y[::2], x[1::2], y[1::2], 3, k=5) == 1.0
+    assert 0.0 <= knn_accuracy(x[::2], y[::2], x[1::2], y[1::2], 3, k=500) <= 1.0
+
+
+def test_stratified_holdout_keeps_class_proportions():
+    y = torch.arange(4).repeat_interleave(50)
+    fit, val = stratified_holdout(y, 0.1, seed=0)
+    assert len(set(fit.tolist()) & set(val.tolist())) == 0 and len(fit) + len(val) == 200
+    assert torch.bincount(y[val]).tolist() == [5, 5, 5, 5]
+    assert torch.equal(val, stratified_holdout(y, 0.1, seed=0)[1])
+
+
+def test_topk():
+    logits = torch.tensor([[0.1, 0.5, 0.4], [0.9, 0.05, 0.05]])
+    y = torch.tensor([2, 0])
+    assert topk_accuracy(logits, y, 1) == 0.5 and topk_accuracy(logits, y, 2) == 1.0
+
+
+def test_linear_eval_separable_and_noise_features():
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(20, 4, generator=g)
+    x = torch.randn(600, 20, generator=g)
+    y = (x @ w).argmax(1)
+    res = linear_eval(x[:400], y[:400], x[400:], y[400:], 4, [0.0, 1e-3, 1.0], holdout=0.2)
+    assert res.top1 > 0.9 and res.top5 == 1.0
+    assert set(res.val_top1) == {0.0, 1e-3, 1.0} and res.weight_decay in res.val_top1
+    assert res.val_top1[1.0] < max(res.val_top1.values())  # heavy decay underfits, so it is not chosen
+    noise = linear_eval(torch.randn(400, 20, generator=g), y[:400], torch.randn(200, 20, generator=g), y[400:], 4, [1e-3])
+    assert noise.top1 < 0.45  # no signal: about chance (0.25)
+
+
+def test_linear_eval_sgd_solver_agrees():
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(10, 3, generator=g)
+    x = torch.randn(500, 10, generator=g)
+    y = (x @ w).argmax(1)
+    res = linear_eval(x[:400], y[:400], x[400:], y[400:], 3, [1e-4], solver="sgd", epochs=30)
+    assert res.top1 > 0.85
