@@ -11,8 +11,8 @@ CIFAR_TAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 
 @pytest.fixture(scope="session")
 def cifar_tar() -> Path:
-    if not CIFAR_TAR.exists():
-        pytest.skip(f"{CIFAR_TAR} is missing: tests read the shared CIFAR-10 tarball from ../shared/datasets")
+    if not CIFAR_TAR.exists():  # a failure, not a skip: a green run must have exercised the real data
+        pytest.fail(f"{CIFAR_TAR} is missing: tests read the shared CIFAR-10 tarball from ../shared/datasets beside the checkout")
     return CIFAR_TAR
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from bench_ssl.data import FORMATS, ArrayDataset, class_balanced_subset, detect_format, load_arrays
 from bench_ssl.errors import DatasetError
 
-CIFAR_JPG = Path(__file__).resolve().parents[1].parent / "shared/datasets/cifar10-jpg.tar.gz"
+from conftest import CIFAR_TAR as CIFAR_JPG  # noqa: E402
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
@@ -30,10 +30,8 @@ def cache_dir(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def cifar_jpg(cache_dir) -> tuple[ArrayDataset, float]:
+def cifar_jpg(cifar_tar, cache_dir) -> tuple[ArrayDataset, float]:
     """Decoded once for the whole module (the slow part of this file), with its decode time."""
-    if not CIFAR_JPG.exists():
-        pytest.skip(f"{CIFAR_JPG} not found: the shared datasets folder must sit beside the repo checkout")
     start = time.perf_counter()
     ds = load_arrays(str(CIFAR_JPG), cache_dir=cache_dir)
     return ds, time.perf_counter() - start
