@@ -10,7 +10,7 @@ from .base import Method, register
 
 @register("simclr")
 class SimCLR(Method):
-    def training_step(self, views: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+    def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         n = views[0].shape[0]
         z = self.project(torch.cat(views))  # one forward pass: BN statistics over both views, like SimCLR
         z1, z2 = z[:n], z[n:]

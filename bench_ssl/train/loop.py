@@ -54,7 +54,7 @@ class Trainer:
         self.data: TensorData = load_tensors(cfg.data, self.device)
         check_batch_size(cfg.optim.batch_size, self.data, cfg.data)
         self.data_time_s = time.time() - t0
-        self.method = build_method(cfg).to(self.device)
+        self.method = build_method(cfg, self.data.train_x.shape[0], self.data.num_classes).to(self.device)
         if self.channels_last:
             self.method = self.method.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(self.method, cfg.optim)
@@ -63,7 +63,8 @@ class Trainer:
             "order": torch.Generator().manual_seed(cfg.seed),
         }
         a = cfg.augment
-        self.pipelines = [build_pipeline(v, {name: a.op_params(name) for name in v}) for v in (a.view1, a.view2)]
+        branches = [build_pipeline(v, {name: a.op_params(name) for name in v}) for v in (a.view1, a.view2)]
+        self.pipelines = [branches[i % 2] for i in range(self.method.n_views)]  # views alternate view1, view2
         self.step_fn = torch.compile(self.method.training_step) if cfg.train.compile else self.method.training_step
         n, b = self.data.train_x.shape[0], cfg.optim.batch_size
         self.steps_per_epoch = n // b  # drop_last: every step sees a full batch of negatives
@@ -99,11 +100,11 @@ class Trainer:
             if self.channels_last:
                 views = [v.contiguous(memory_format=torch.channels_last) for v in views]
             with self.autocast():
-                loss = self.step_fn(views, data.train_y[idx])
+                loss = self.step_fn(views, data.train_y[idx], idx)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            self.method.after_optimizer_step()
+            self.method.after_optimizer_step((step + 1) / self.total_steps)
             loss_sum += loss.detach().float()
             step += 1
             if show and (i % 10 == 0 or i == self.steps_per_epoch - 1):
