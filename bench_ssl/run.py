@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import shutil
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -18,11 +19,11 @@ from pathlib import Path
 from .config import RunConfig, dump_yaml, load_config, run_id
 from .errors import BenchSSLError
 from .output import atomic_write_text
-from .train import RESULT, train_and_evaluate
+from .results.lock import LOCK, RunLock
+from .results.status import TRACEBACK
+from .train import RESULT, interrupt, train_and_evaluate
 
 log = logging.getLogger("bench_ssl")
-TRACEBACK = "traceback.txt"
-
 
 def run_dir_of(cfg: RunConfig) -> Path:
     return Path(cfg.output.root) / cfg.name / run_id(cfg)
@@ -32,29 +33,38 @@ def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force:
     """Train and evaluate one config; return its result (the contents of result.json).
 
     Skips the work when the run already finished (unless `force`), resumes from a checkpoint when it
-    was interrupted. A failure leaves its traceback in the run folder and is re-raised.
+    was interrupted, and refuses (RunLocked) while another live process runs it. SIGTERM or Ctrl-C stop
+    it at the next step with a checkpoint (Interrupted). A failure leaves its traceback in the run
+    folder and is re-raised.
     """
     cfg = load_config(config, overrides)
     rid = run_id(cfg)
     run_dir = run_dir_of(cfg)
-    result_path = run_dir / RESULT
-    if result_path.exists() and not force:
-        log.info("run %s already finished: %s", rid, result_path)
-        return json.loads(result_path.read_text())
-    if force and run_dir.exists():
-        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with _log_to(run_dir / "log.txt"):
+    with RunLock(run_dir), _log_to(run_dir / "log.txt"), interrupt.stop_on(signal.SIGTERM, signal.SIGINT):
+        result_path = run_dir / RESULT
+        if result_path.exists() and not force:  # checked under the lock: another process may just have finished it
+            log.info("run %s already finished: %s", rid, result_path)
+            return json.loads(result_path.read_text())
+        if force:
+            for child in run_dir.iterdir():
+                if child.name not in (LOCK, "log.txt"):
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
         log.info("run %s -> %s", rid, run_dir)
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
         (run_dir / TRACEBACK).unlink(missing_ok=True)
         try:
             return train_and_evaluate(cfg, rid, run_dir)
-        except BaseException as exc:
+        except interrupt.Interrupted as exc:
+            log.info("%s", exc)
+            raise
+        except Exception as exc:
             atomic_write_text(run_dir / TRACEBACK, "".join(traceback.format_exception(exc)))
-            if not isinstance(exc, (BenchSSLError, KeyboardInterrupt)):  # those the caller reports in one line
+            if not isinstance(exc, BenchSSLError):  # those the caller reports in one line
                 log.error("run %s failed: %s (traceback in %s)", rid, exc, run_dir / TRACEBACK)
             raise
+        finally:
+            interrupt.clear()
 
 
 @contextlib.contextmanager
@@ -87,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# run_id: {run_id(cfg)}\n{dump_yaml(cfg)}", end="")
             return 0
         result = run(args.config, args.overrides, force=args.force)
+    except interrupt.Interrupted as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        return 130
     except BenchSSLError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -61,16 +61,34 @@ def _weights(run_dir):
     return torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)["model"]
 
 
-def test_run_killed_mid_training_resumes_and_ends_like_an_uninterrupted_run(cifar_tar, tmp_path):
+@pytest.fixture(scope="module")
+def straight(cifar_tar, tmp_path_factory):
+    """The tiny run, uninterrupted: (overrides, run id, its run folder)."""
     sets = [f"data.root={cifar_tar}", *TINY]
-    args = [SMOKE] + [a for s in sets for a in ("--set", s)]
+    root = tmp_path_factory.mktemp("straight")
+    proc = cli(SMOKE, *[a for s in sets for a in ("--set", s)], "--set", f"output.root={root}")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
     rid = run_id(load_config(SMOKE, sets))
+    return sets, rid, root / "smoke" / rid
 
-    straight = cli(*args, "--set", f"output.root={tmp_path / 'a'}")
-    assert straight.wait(timeout=600) == 0, straight.stderr.read()
 
-    crashed = cli(*args, "--set", f"output.root={tmp_path / 'b'}")
-    run_dir = tmp_path / "b" / "smoke" / rid
+def _assert_same_end(run_a, run_b):
+    a = json.loads((run_a / "result.json").read_text())
+    b = json.loads((run_b / "result.json").read_text())
+    assert b["resumed_from_epoch"] is not None and a["resumed_from_epoch"] is None
+    assert [m["epoch"] for m in map(json.loads, (run_b / "metrics.jsonl").read_text().splitlines())] == [1, 2, 3, 4]
+    wa, wb = _weights(run_a), _weights(run_b)
+    for name in wa:
+        assert torch.equal(wa[name], wb[name]), name
+    assert a["knn_top1"] == b["knn_top1"] and a["final_loss"] == b["final_loss"]
+
+
+def test_run_killed_mid_training_resumes_and_ends_like_an_uninterrupted_run(straight, tmp_path):
+    sets, rid, straight_dir = straight
+    args = [SMOKE] + [a for s in sets for a in ("--set", s)] + ["--set", f"output.root={tmp_path}"]
+    crashed = cli(*args)
+    run_dir = tmp_path / "smoke" / rid
     deadline = time.time() + 300
     while not (run_dir / "checkpoint.pt").exists():
         assert crashed.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"
@@ -78,21 +96,62 @@ def test_run_killed_mid_training_resumes_and_ends_like_an_uninterrupted_run(cifa
     os.kill(crashed.pid, signal.SIGKILL)  # no clean-up: like a lost node
     crashed.wait()
     assert not (run_dir / "result.json").exists()
+    assert (run_dir / "lock").exists()  # left behind by the dead process, taken over below
     done = [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     assert 1 <= len(done) < 4
 
-    resumed = cli(*args, "--set", f"output.root={tmp_path / 'b'}")
+    resumed = cli(*args)
     _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
-    assert "resumed" in err
-    a = json.loads((tmp_path / "a" / "smoke" / rid / "result.json").read_text())
-    b = json.loads((run_dir / "result.json").read_text())
-    assert b["resumed_from_epoch"] is not None and a["resumed_from_epoch"] is None
-    assert [m["epoch"] for m in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())] == [1, 2, 3, 4]
-    wa, wb = _weights(tmp_path / "a" / "smoke" / rid), _weights(run_dir)
-    for name in wa:
-        assert torch.equal(wa[name], wb[name]), name
-    assert a["knn_top1"] == b["knn_top1"] and a["final_loss"] == b["final_loss"]
+    assert "resumed" in err and not (run_dir / "lock").exists()
+    _assert_same_end(straight_dir, run_dir)
+
+
+def test_stop_request_mid_epoch_checkpoints_there_and_resumes_exactly(straight, tmp_path, monkeypatch):
+    """SIGTERM/preemption: the loop saves at the next step boundary inside the epoch and the resumed run
+    replays the rest of that epoch's permutation."""
+    from bench_ssl.methods.simclr import SimCLR
+    from bench_ssl.train import interrupt
+
+    sets, rid, straight_dir = straight
+    sets = [*sets, f"output.root={tmp_path}"]
+    steps = []
+
+    def after_step(self, progress):
+        steps.append(progress)
+        if len(steps) == 7:  # epochs have 5 steps: this is inside epoch 2
+            interrupt.request_stop()
+
+    monkeypatch.setattr(SimCLR, "after_optimizer_step", after_step)
+    with pytest.raises(interrupt.Interrupted, match="in epoch 2 after batch 2/5"):
+        run(SMOKE, sets)
+    monkeypatch.undo()
+    run_dir = tmp_path / "smoke" / rid
+    progress = torch.load(run_dir / "checkpoint.pt", weights_only=False)["progress"]
+    assert (progress["epoch"], progress["batch"], progress["step"]) == (1, 2, 7)
+    assert not (run_dir / "traceback.txt").exists()  # an interruption is not a failure
+    run(SMOKE, sets)
+    assert "batch 2 of epoch 2" in (run_dir / "log.txt").read_text()
+    _assert_same_end(straight_dir, run_dir)
+
+
+def test_a_run_held_by_a_live_process_is_not_run_twice(straight, tmp_path):
+    from bench_ssl.results import RunLocked, run_status
+
+    sets, rid, _ = straight
+    sets = [*sets, f"output.root={tmp_path}"]
+    run_dir = tmp_path / "smoke" / rid
+    run_dir.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run_dir / "lock").write_text(json.dumps({"host": os.uname().nodename, "pid": holder.pid, "slurm_job": None}))
+        assert run_status(run_dir) == "running"
+        with pytest.raises(RunLocked, match=f"pid {holder.pid}"):
+            run(SMOKE, sets)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_status(run_dir) == "pending"  # its owner died: resumable
 
 
 def test_batch_larger_than_dataset_is_rejected_before_training(cifar_tar, tmp_path):

@@ -1,7 +1,8 @@
-"""Checkpoints that let a crashed or preempted run continue exactly where it stopped.
+"""Checkpoints that let a crashed, preempted or interrupted run continue exactly where it stopped.
 
-Besides weights and optimiser state they hold every random generator, so the resumed run draws the
-same batches and augmentations as an uninterrupted one and ends on the same weights.
+Besides weights and optimiser state they hold every random generator and the position inside the
+epoch (with the order generator's state at the epoch's start, to replay its permutation), so the
+resumed run draws the same batches and augmentations as an uninterrupted one and ends on the same weights.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ log = logging.getLogger("bench_ssl.train")
 CHECKPOINT = "checkpoint.pt"
 
 
-def save_checkpoint(run_dir: Path, run_id: str, epoch: int, step: int, method, optimizer, generators: dict) -> None:
+def save_checkpoint(run_dir: Path, run_id: str, method, optimizer, generators: dict, progress: dict) -> None:
+    """`progress`: epoch (completed), step (global), batch (done in the current epoch) and, mid-epoch,
+    order_epoch_start and partial (loss_sum, seconds)."""
     state = {
         "run_id": run_id,
-        "epoch": epoch,
-        "step": step,
+        "progress": progress,
         "model": method.state_dict(),
         "optimizer": optimizer.state_dict(),
         "generators": {name: g.get_state() for name, g in generators.items()},
@@ -34,8 +36,8 @@ def save_checkpoint(run_dir: Path, run_id: str, epoch: int, step: int, method, o
     atomic_write_bytes(run_dir / CHECKPOINT, buf.getvalue())
 
 
-def load_checkpoint(run_dir: Path, run_id: str, method, optimizer, generators: dict) -> tuple[int, int] | None:
-    """Restore state in place and return (epoch, step), or None when there is no usable checkpoint."""
+def load_checkpoint(run_dir: Path, run_id: str, method, optimizer, generators: dict) -> dict | None:
+    """Restore state in place and return the saved progress, or None when there is no usable checkpoint."""
     path = run_dir / CHECKPOINT
     if not path.exists():
         return None
@@ -44,7 +46,7 @@ def load_checkpoint(run_dir: Path, run_id: str, method, optimizer, generators: d
     except Exception as exc:  # a torn or foreign file: start over rather than crash
         log.warning("ignoring unreadable checkpoint %s (%s); starting from scratch", path, exc)
         return None
-    if state.get("run_id") != run_id:
+    if state.get("run_id") != run_id or "progress" not in state:
         log.warning("ignoring checkpoint %s of another run (%s); starting from scratch", path, state.get("run_id"))
         return None
     method.load_state_dict(state["model"])
@@ -54,4 +56,4 @@ def load_checkpoint(run_dir: Path, run_id: str, method, optimizer, generators: d
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return state["epoch"], state["step"]
+    return state["progress"]

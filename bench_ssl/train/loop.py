@@ -26,6 +26,7 @@ from ..eval import extract_features, knn_accuracy, linear_eval
 from ..methods import build_method
 from ..optim import build_optimizer, lr_at
 from ..output import atomic_write_json, environment, read_jsonl, write_jsonl
+from . import interrupt
 from .checkpoint import load_checkpoint, save_checkpoint
 from .tensors import TensorData, check_batch_size, load_tensors
 
@@ -79,18 +80,27 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def train_epoch(self, epoch: int, step: int) -> tuple[dict, int]:
+    def save(self, progress: dict) -> None:
+        save_checkpoint(self.run_dir, self.run_id, self.method, self.optimizer, self.generators, progress)
+
+    def train_epoch(self, epoch: int, step: int, resume: dict | None = None) -> tuple[dict, int]:
+        """Train one epoch (from batch `resume['batch']` when resuming inside it); return its record and the step."""
         cfg, data = self.cfg, self.data
         b = cfg.optim.batch_size
+        first = resume["batch"] if resume else 0
+        if first:  # replay this epoch's permutation, then skip the batches already done
+            self.generators["order"].set_state(resume["order_epoch_start"])
+        order_start = self.generators["order"].get_state()
         order = torch.randperm(data.train_x.shape[0], generator=self.generators["order"]).to(self.device)
         self.method.train()
-        loss_sum = torch.zeros((), device=self.device)
+        loss_sum = torch.tensor(resume["partial"]["loss_sum"] if first else 0.0, device=self.device)
+        done_before = resume["partial"]["seconds"] if first else 0.0
         show = cfg.output.progress == "on" or (cfg.output.progress == "auto" and sys.stderr.isatty())
-        bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", leave=False,
-                   disable=not show, file=sys.stderr)
+        bar = tqdm(total=self.steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}",
+                   leave=False, disable=not show, file=sys.stderr)
         self.sync()
         t0 = time.perf_counter()
-        for i in range(self.steps_per_epoch):
+        for i in range(first, self.steps_per_epoch):
             lr = lr_at(step, self.total_steps, cfg.optim.scaled_lr(), self.warmup_steps, cfg.optim.schedule, cfg.optim.min_lr)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
@@ -110,8 +120,17 @@ class Trainer:
             if show and (i % 10 == 0 or i == self.steps_per_epoch - 1):
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.3g}")
             bar.update()
+            if interrupt.stop_requested() is not None and i + 1 < self.steps_per_epoch:
+                self.sync()
+                partial = {"loss_sum": loss_sum.item(), "seconds": done_before + time.perf_counter() - t0}
+                self.save({"epoch": epoch, "step": step, "batch": i + 1, "order_epoch_start": order_start, "partial": partial})
+                bar.close()
+                raise interrupt.Interrupted(
+                    f"run {self.run_id} stopped by signal {interrupt.stop_requested()} in epoch {epoch + 1} after batch "
+                    f"{i + 1}/{self.steps_per_epoch}; checkpoint saved, run the same config again to resume"
+                )
         self.sync()
-        seconds = time.perf_counter() - t0
+        seconds = done_before + time.perf_counter() - t0
         bar.close()
         mean_loss = loss_sum.item() / self.steps_per_epoch
         if not math.isfinite(mean_loss):
@@ -144,14 +163,17 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         resumed = load_checkpoint(run_dir, self.run_id, self.method, self.optimizer, self.generators)
-        epoch, step = resumed or (0, 0)
+        epoch, step = (resumed["epoch"], resumed["step"]) if resumed else (0, 0)
         if resumed:
-            log.info("resumed %s from its checkpoint after epoch %d", self.run_id, epoch)
+            at = f" batch {resumed['batch']} of epoch {epoch + 1}" if resumed["batch"] else f" the end of epoch {epoch}"
+            log.info("resumed %s from its checkpoint at%s", self.run_id, at)
         records = [r for r in read_jsonl(run_dir / METRICS) if r.get("epoch", 0) <= epoch]
         write_jsonl(run_dir / METRICS, records)  # forget epochs the checkpoint does not hold
         every = cfg.output.checkpoint_every
+        mid_epoch = resumed if resumed and resumed["batch"] else None
         while epoch < cfg.optim.epochs:
-            record, step = self.train_epoch(epoch, step)
+            record, step = self.train_epoch(epoch, step, mid_epoch)
+            mid_epoch = None
             epoch += 1
             if cfg.eval.knn_every and epoch % cfg.eval.knn_every == 0:
                 record["knn_top1"] = self.knn()
@@ -160,8 +182,13 @@ class Trainer:
             log.info("epoch %d/%d  loss %.4f  lr %.4g  %.1f s  %.0f img/s%s", epoch, cfg.optim.epochs, record["loss"],
                      record["lr"], record["epoch_s"], record["images_per_s"],
                      f"  knn {record['knn_top1']:.4f}" if "knn_top1" in record else "")
-            if epoch == cfg.optim.epochs or (every and epoch % every == 0):
-                save_checkpoint(run_dir, self.run_id, epoch, step, self.method, self.optimizer, self.generators)
+            if epoch == cfg.optim.epochs or (every and epoch % every == 0) or interrupt.stop_requested() is not None:
+                self.save({"epoch": epoch, "step": step, "batch": 0})
+            if interrupt.stop_requested() is not None and epoch < cfg.optim.epochs:
+                raise interrupt.Interrupted(
+                    f"run {self.run_id} stopped by signal {interrupt.stop_requested()} after epoch {epoch}; "
+                    "checkpoint saved, run the same config again to resume"
+                )
         train_time = time.time() - t_start
 
         t_eval = time.time()
@@ -179,7 +206,7 @@ class Trainer:
 
     def result(self, records, started, resumed, knn_top1, linear, train_time, eval_time) -> dict:
         cfg = self.cfg
-        session = records[resumed[0]:] if resumed else records
+        session = records[resumed["epoch"]:] if resumed else records
         timed = session[1:] or session  # the first epoch of a session pays for warm-up and compilation
         peak_gpu = torch.cuda.max_memory_allocated(self.device) / 2**30 if self.device.type == "cuda" else None
         return {
@@ -205,7 +232,7 @@ class Trainer:
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             "num_train": int(self.data.train_x.shape[0]),
             "num_test": int(self.data.test_x.shape[0]),
-            "resumed_from_epoch": resumed[0] if resumed else None,
+            "resumed_from_epoch": resumed["epoch"] if resumed else None,
             "started_at": started,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **environment(self.device),

@@ -1,0 +1,53 @@
+"""Memory-bank mechanism of MoCo Fig. 2b/3, InstDisc-style (Wu et al. 2018), with the InfoNCE loss.
+
+The bank holds one feature per training image. A query (one augmented view) takes its image's stored
+feature as the positive and K stored features of other images as negatives; afterwards the entry is
+refreshed, v <- normalize(b v + (1 - b) q) with b = `bank_momentum` (0.5 in InstDisc). The K negatives
+are drawn uniformly, without replacement, from the images outside the batch once per step and shared by
+its queries: each query still meets K random negatives, while per-query draws would gather N*K*D
+floats (8 GB at K = 65536). Same encoder, head and InfoNCE loss as `moco` and `end_to_end`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+from ..losses import infonce
+from ..models import head_out_dim
+from .base import Method, register
+
+
+@register("memory_bank")
+class MemoryBank(Method):
+    n_views = 1
+
+    def __init__(self, cfg, num_train: int, num_classes: int):
+        super().__init__(cfg, num_train, num_classes)
+        m = cfg.method
+        key = "num_negatives" if m.num_negatives is not None else "queue_size"
+        self.num_negatives = m.num_negatives if m.num_negatives is not None else m.queue_size
+        room = num_train - cfg.optim.batch_size
+        if self.num_negatives > room:
+            raise ConfigError(
+                f"method.{key}: {self.num_negatives} negatives per step is more than the {room} images outside a batch "
+                f"({num_train} training images - optim.batch_size {cfg.optim.batch_size}); use at most {room}"
+            )
+        dim = head_out_dim(cfg.model.head.type, self.backbone.out_dim, cfg.model.head.out_dim)
+        self.register_buffer("bank", F.normalize(torch.randn(num_train, dim), dim=1))
+
+    def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        m = self.cfg.method
+        q = self.project(views[0]).float()
+        if m.normalize:
+            q = F.normalize(q, dim=1)
+        with torch.no_grad():  # K uniform rows outside the batch, without a host sync
+            score = torch.rand(self.bank.shape[0], device=q.device)
+            score[index] = 2.0
+            negatives = score.topk(self.num_negatives, largest=False).indices
+        loss = infonce(q, self.bank[index], self.bank[negatives], m.temperature, m.normalize)
+        with torch.no_grad():
+            fresh = m.bank_momentum * self.bank[index] + (1.0 - m.bank_momentum) * q.detach()
+            self.bank.index_copy_(0, index, F.normalize(fresh, dim=1) if m.normalize else fresh)
+        return loss
