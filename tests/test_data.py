@@ -435,3 +435,31 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch):
 
 def test_formats_constant():
     assert FORMATS == ("auto", "cifar10", "cifar100", "stl10", "imagefolder")
+
+
+def test_parallel_decode_inside_a_run_that_catches_sigterm(tmp_path, monkeypatch):
+    """A run turns SIGTERM into a graceful stop; the decode pool, which ends its workers with SIGTERM,
+    must still shut down (its workers used to inherit the handler, ignore SIGTERM and hang the run)."""
+    import signal
+
+    import bench_ssl.data.decode as decode
+    from bench_ssl.train import interrupt
+
+    monkeypatch.setattr(decode, "SERIAL_BELOW", 2)
+    monkeypatch.setattr(decode, "worker_count", lambda: 2)
+    write_imagefolder(tmp_path / "data", classes=("a", "b"))
+    done = []
+
+    def on_alarm(signum, frame):
+        raise TimeoutError("the decode pool hung")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(60)
+    try:
+        with interrupt.stop_on(signal.SIGTERM, signal.SIGINT):
+            done.append(load_arrays(str(tmp_path / "data"), cache_dir=str(tmp_path / "cache")))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert done and done[0].train_x.shape[0] > 0
+    assert interrupt.stop_requested() is None

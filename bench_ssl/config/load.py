@@ -7,6 +7,7 @@ runs that differ in anything that changes the result (temperature, seed, ...) ne
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -60,7 +61,7 @@ def read_yaml(path: str | os.PathLike) -> dict:
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply `a.b.c=value` strings (value parsed as YAML) to a nested dict, returning a new dict."""
-    out = json.loads(json.dumps(raw, default=list))  # deep copy of plain data
+    out = copy.deepcopy(raw)
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
@@ -69,17 +70,44 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             value = yaml.safe_load(text) if text else ""
         except yaml.YAMLError:
             value = text
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {key}: {part!r} is a value, not a section")
-            node = child
-        node[parts[-1]] = value
+        set_key(out, key.strip(), value)
     return out
+
+
+def set_key(raw: dict, key: str, value) -> None:
+    """Set a dotted key in a nested dict in place, creating sections on the way."""
+    node = raw
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{key}: {part!r} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def get_key(resolved: dict, key: str):
+    """Value of a dotted key in a nested dict (KeyError if absent)."""
+    node = resolved
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def check_key(key: str, where: str = "") -> None:
+    """Raise ConfigError unless the dotted `key` names a field of the run config."""
+    cls, done = RunConfig, []
+    for part in key.split("."):
+        if not dataclasses.is_dataclass(cls):
+            raise ConfigError(f"{where}{key!r}: {'.'.join(done)} is a value, not a section")
+        fields = [f.name for f in dataclasses.fields(cls)]
+        if part not in fields:
+            section = ".".join(done) or "the top level"
+            raise ConfigError(f"{where}unknown key {key!r}{suggest(part, fields)}; allowed under {section}: {', '.join(fields)}")
+        cls = typing.get_type_hints(cls)[part]
+        done.append(part)
 
 
 def from_dict(cls, raw, path: str):

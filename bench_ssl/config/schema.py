@@ -208,18 +208,53 @@ class ModelConfig:
 
 @dataclass
 class MethodConfig:
+    """The method (`name`) and its knobs; each knob is read only by the methods named in its comment."""
+
     name: str = "simclr"
-    loss: str = "nt_xent"
-    temperature: float = 0.5
-    normalize: bool = True
-    margin: float = 0.5
-    semi_hard: bool = False
+    loss: str = "nt_xent"  # simclr only: its pair loss (the others have their own: infonce, supcon, ...)
+    temperature: float = 0.5  # simclr, moco, memory_bank, end_to_end, supcon (papers: 0.5, 0.07 v1 / 0.2 v2, 0.07, 0.1)
+    normalize: bool = True  # L2-normalise projections (and stored keys) before dot products
+    margin: float = 0.5  # simclr margin_triplet
+    semi_hard: bool = False  # simclr nt_logistic / margin_triplet
+    momentum: float = 0.999  # moco: key encoder theta_k <- m theta_k + (1 - m) theta_q; 0 = plain copy
+    queue_size: int = 4096  # moco: K keys in the queue (a multiple of optim.batch_size; paper: 65536)
+    shuffle_bn: bool = True  # moco: shuffling BN, emulated with bn_splits BN sub-batches
+    bn_splits: int = 8  # moco with shuffle_bn: BN sub-batches ("GPUs"); divides optim.batch_size
+    num_negatives: int | None = None  # memory_bank: K negatives per step; None: queue_size, so one K sweeps both
+    bank_momentum: float = 0.5  # memory_bank: v <- normalize(b v + (1 - b) q) when the image is seen
+    supcon_variant: str = "out"  # supcon: out = L_out^sup, in = L_in^sup
+    predictor_hidden_dim: int | None = None  # byol, simsiam: None = the projector's hidden width (byol), out_dim/4 (simsiam)
+    target_momentum: float = 0.99  # byol: base tau of the target network (paper: 0.996 for 1000 epochs)
+    target_schedule: str = "cosine"  # byol: cosine = tau to 1 over training, constant = tau fixed
+
+    SUPCON_VARIANTS = ("out", "in")  # class constants, not config keys
+    TARGET_SCHEDULES = ("cosine", "constant")
 
     def check(self, p: str) -> None:
         check_choice(f"{p}.name", self.name, tuple(METHODS))
-        check_choice(f"{p}.loss", self.loss, tuple(LOSSES))
+        try:
+            check_choice(f"{p}.loss", self.loss, tuple(LOSSES))
+        except ConfigError as exc:
+            others = ", ".join(n for n in METHODS if n != "simclr")
+            raise ConfigError(f"{exc} (simclr's losses; the other methods bring their own: method.name: {others})") from None
+        if self.name != "simclr" and self.loss != "nt_xent":
+            raise ConfigError(
+                f"{p}.loss: {self.loss!r} applies only to method.name=simclr, not {self.name!r} (which has its own loss); "
+                f"drop {p}.loss or use method.name=simclr"
+            )
         check_real(f"{p}.temperature", self.temperature, low=0.0, low_open=True)
         check_real(f"{p}.margin", self.margin, low=0.0)
+        check_real(f"{p}.momentum", self.momentum, low=0.0, high=1.0)
+        check_int(f"{p}.queue_size", self.queue_size, low=1)
+        check_int(f"{p}.bn_splits", self.bn_splits, low=1)
+        if self.num_negatives is not None:
+            check_int(f"{p}.num_negatives", self.num_negatives, low=1)
+        check_real(f"{p}.bank_momentum", self.bank_momentum, low=0.0, high=1.0)
+        check_choice(f"{p}.supcon_variant", self.supcon_variant, self.SUPCON_VARIANTS)
+        if self.predictor_hidden_dim is not None:
+            check_int(f"{p}.predictor_hidden_dim", self.predictor_hidden_dim, low=1)
+        check_real(f"{p}.target_momentum", self.target_momentum, low=0.0, high=1.0)
+        check_choice(f"{p}.target_schedule", self.target_schedule, self.TARGET_SCHEDULES)
 
 
 @dataclass
@@ -335,6 +370,25 @@ class RunConfig:
         check_choice("device", self.device, DEVICES)
         for section in ("data", "augment", "model", "method", "optim", "train", "eval", "output"):
             getattr(self, section).check(section)
+        # what the method needs from the batch and the data (memory_bank's K against the dataset size is
+        # checked when the method is built, once that size is known)
+        m, b = self.method, self.optim.batch_size
+        if m.name == "moco" and m.queue_size % b:
+            below, above = m.queue_size // b * b, (m.queue_size // b + 1) * b
+            raise ConfigError(
+                f"method.queue_size: {m.queue_size} is not a multiple of optim.batch_size {b} (each step replaces "
+                f"the oldest batch of keys); use {f'{below} or {above}' if below else above}"
+            )
+        if m.name == "moco" and m.shuffle_bn and (m.bn_splits < 2 or b % m.bn_splits or b // m.bn_splits < 2):
+            raise ConfigError(
+                f"method.bn_splits: {m.bn_splits} does not split optim.batch_size {b} into 2 or more equal BN "
+                f"sub-batches of at least 2 images; use a divisor of {b} between 2 and {b // 2}, or method.shuffle_bn=false"
+            )
+        if m.name in ("supcon", "supervised") and self.data.stl10_unlabeled:
+            raise ConfigError(
+                f"data.stl10_unlabeled: true adds unlabeled images, but method.name={m.name!r} needs a label for "
+                f"every training image; set data.stl10_unlabeled=false"
+            )
 
 
 # Keys that say where things go rather than what is computed: left out of the run id.

@@ -14,6 +14,7 @@ import io
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import warnings
 
@@ -61,12 +62,19 @@ def _map_parallel(jobs: list, workers: int) -> list[np.ndarray] | None:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-            pool = ctx.Pool(workers)
+            pool = ctx.Pool(workers, initializer=_default_signals)
     except OSError as e:
         log.warning("cannot start %d decoding processes (%s); decoding in this process", workers, e)
         return None
     with pool:
         return pool.map(_decode_chunk, jobs, chunksize=1)
+
+
+def _default_signals() -> None:
+    """Forked workers inherit the parent's Python signal handlers (a run turns SIGTERM into "checkpoint at
+    the next step"), which would make them ignore the SIGTERM that Pool.terminate sends: restore defaults."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
 def resize_array(x: np.ndarray, image_size: int) -> np.ndarray:

@@ -37,15 +37,20 @@ class MemoryBank(Method):
         dim = head_out_dim(cfg.model.head.type, self.backbone.out_dim, cfg.model.head.out_dim)
         self.register_buffer("bank", F.normalize(torch.randn(num_train, dim), dim=1))
 
+    @torch.no_grad()
+    def sample_negatives(self, index: torch.Tensor) -> torch.Tensor:
+        """K distinct bank rows drawn uniformly from those not in `index`, without a host sync: the K
+        smallest of uniform scores, the batch's rows scored out of reach."""
+        score = torch.rand(self.bank.shape[0], device=self.bank.device)
+        score[index] = 2.0
+        return score.topk(self.num_negatives, largest=False).indices
+
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         m = self.cfg.method
         q = self.project(views[0]).float()
         if m.normalize:
             q = F.normalize(q, dim=1)
-        with torch.no_grad():  # K uniform rows outside the batch, without a host sync
-            score = torch.rand(self.bank.shape[0], device=q.device)
-            score[index] = 2.0
-            negatives = score.topk(self.num_negatives, largest=False).indices
+        negatives = self.sample_negatives(index)
         loss = infonce(q, self.bank[index], self.bank[negatives], m.temperature, m.normalize)
         with torch.no_grad():
             fresh = m.bank_momentum * self.bank[index] + (1.0 - m.bank_momentum) * q.detach()

@@ -45,7 +45,10 @@ class SplitBatchNorm(nn.modules.batchnorm._BatchNorm):
             with torch.no_grad():
                 self.running_mean.copy_(rm.view(s, c).mean(0))
                 self.running_var.copy_(rv.view(s, c).mean(0))
-        return out.reshape(x.shape)
+        out = out.reshape(x.shape)
+        if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            out = out.contiguous(memory_format=torch.channels_last)  # keep the layout the convolutions want
+        return out
 
 
 def convert_split_bn(module: nn.Module, splits: int) -> nn.Module:

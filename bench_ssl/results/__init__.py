@@ -1,6 +1,12 @@
-"""The results store: run folders, their status and locks, and aggregation into pandas tables."""
+"""The results store: run folders, their status and locks, and aggregation into pandas tables.
+
+`bench_ssl.results.load(path) -> DataFrame` is the entry point for analysis.
+"""
 
 from .lock import RunLock, RunLocked, owner_alive
+from .manifest import read_manifest, write_manifest
 from .status import STATUSES, failure_summary, run_status
+from .table import flatten, load
 
-__all__ = ["STATUSES", "RunLock", "RunLocked", "failure_summary", "owner_alive", "run_status"]
+__all__ = ["STATUSES", "RunLock", "RunLocked", "failure_summary", "flatten", "load", "owner_alive", "read_manifest",
+           "run_status", "write_manifest"]

@@ -1,0 +1,71 @@
+"""Quick tables of results: `python -m bench_ssl.results PATH [--format csv|parquet|markdown] [--pivot ROW COL VALUE]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from . import load
+from .manifest import read_manifest
+
+SUMMARY = ["linear_top1", "linear_top5", "knn_top1", "epoch_time_s", "wall_time_s"]
+
+
+def summary_columns(frame: pd.DataFrame, path) -> list[str]:
+    """run_id, status, the keys the sweep varies (from sweep.json), then the headline metrics."""
+    varying: list[str] = []
+    for sweep in frame["sweep"].unique():
+        manifest = read_manifest(Path(path) / sweep if (Path(path) / sweep).is_dir() else Path(path)) or {}
+        varying += [k for k in manifest.get("varying", []) if k not in varying]
+    cols = ["run_id", "status", *varying, *SUMMARY]
+    if frame["sweep"].nunique() > 1:
+        cols.insert(1, "sweep")
+    if "error" in frame:
+        cols.append("error")
+    return [c for c in cols if c in frame.columns]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench_ssl.results", description=__doc__)
+    parser.add_argument("path", help="a results folder, a sweep folder (results/<sweep>) or a run folder")
+    parser.add_argument("--format", choices=("markdown", "csv", "parquet"), default="markdown")
+    parser.add_argument("--pivot", nargs=3, metavar=("ROW", "COL", "VALUE"),
+                        help="mean of VALUE for each (ROW, COL) over done runs, e.g. --pivot method.temperature seed knn_top1")
+    parser.add_argument("--all-columns", action="store_true", help="every config and result column, not just the summary")
+    parser.add_argument("--out", help="write to this file instead of stdout (required for parquet)")
+    args = parser.parse_args(argv)
+    try:
+        frame = load(args.path)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.pivot:
+        row, col, value = args.pivot
+        missing = [c for c in (row, col, value) if c not in frame.columns]
+        if missing:
+            print(f"error: no column {missing[0]!r}; columns: {', '.join(frame.columns)}", file=sys.stderr)
+            return 2
+        done = frame[frame["status"] == "done"]
+        frame = done.pivot_table(index=row, columns=col, values=value, aggfunc="mean")
+    elif not args.all_columns and not frame.empty:
+        frame = frame[summary_columns(frame, args.path)]
+    if args.format == "parquet":
+        if not args.out:
+            print("error: --format parquet writes a binary file: add --out FILE.parquet", file=sys.stderr)
+            return 2
+        frame.to_parquet(args.out)
+        return 0
+    text = frame.to_csv(index=bool(args.pivot)) if args.format == "csv" else frame.to_markdown(index=bool(args.pivot), floatfmt=".4g")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The sweep driver: expand, skip what is finished, launch the rest, watch the run folders until the
+end, and summarise. The run folders are the source of truth, so the driver may die and be restarted at
+any time: a re-run skips finished runs, resumes interrupted ones and leaves runs that another live
+process holds to that process (watching them, and taking them over if their owner dies)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..config import dump_yaml
+from ..launch import EXITED, QUEUED, RUNNING, Job, make_launcher
+from ..output import atomic_write_text
+from ..results import failure_summary, run_status, write_manifest
+from .display import LiveLine, format_counts, format_table
+from .expand import SweepRun, expand, varying_keys
+from .spec import SweepSpec
+
+
+def run_dir_of(run: SweepRun) -> Path:
+    return Path(run.config.output.root).resolve() / run.config.name / run.run_id
+
+
+def _job(run: SweepRun) -> Job:
+    run_dir = run_dir_of(run)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.yaml"
+    atomic_write_text(config_path, dump_yaml(run.config))
+    return Job(run.run_id, run_dir, config_path)
+
+
+def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False, retry_failed: bool = False,
+              poll_s: float = 1.0, out=sys.stdout, err=sys.stderr) -> int:
+    """Returns 0 when every run is done, 1 otherwise (failed, interrupted or cancelled runs remain)."""
+    runs = expand(spec, overrides)
+    for run in runs:  # absolute output paths: workers and Slurm jobs may start elsewhere
+        run.config.output.root = str(Path(run.config.output.root).resolve())
+    varying = varying_keys(runs)
+    statuses = {r.run_id: run_status(run_dir_of(r)) for r in runs}
+    if dry_run:
+        print(format_table(runs, statuses, varying), file=out)
+        print(f"\n{len(runs)} runs: {format_counts(_count(statuses.values()))}", file=out)
+        return 0
+    sweep_dir = run_dir_of(runs[0]).parent
+    write_manifest(sweep_dir, spec, runs, varying)
+    todo = [r for r in runs if statuses[r.run_id] == "pending" or (retry_failed and statuses[r.run_id] == "failed")]
+    foreign = {r.run_id: r for r in runs if statuses[r.run_id] == "running"}
+    skipped = sum(s == "done" for s in statuses.values())
+    failed_kept = [r for r in runs if statuses[r.run_id] == "failed" and not retry_failed]
+    launcher = make_launcher(spec.launcher.name, sweep_dir, spec.launcher, spec.slurm)
+    print(f"sweep {spec.name}: {len(runs)} runs, {skipped} already done, {len(todo)} to run"
+          + (f", {len(foreign)} running elsewhere" if foreign else "")
+          + (f", {len(failed_kept)} failed before (--retry-failed re-runs them)" if failed_kept else "")
+          + f"; launcher: {launcher.describe()}; results in {sweep_dir}", file=err)
+    launcher.start([_job(r) for r in todo])
+    live = LiveLine(spec.name, len(runs), err)
+    started, durations, timed = {}, [], set()
+    try:
+        while True:
+            lstates = launcher.states()
+            for rid, run in list(foreign.items()):
+                status = run_status(run_dir_of(run))
+                if status == "pending":  # its owner died: ours now
+                    launcher.start([_job(run)])
+                    del foreign[rid]
+                elif status != "running":
+                    del foreign[rid]
+            current = {}
+            for r in runs:
+                state = lstates.get(r.run_id)
+                if state == QUEUED:
+                    current[r.run_id] = "pending"
+                elif state == RUNNING:
+                    current[r.run_id] = "running"
+                    started.setdefault(r.run_id, time.time())
+                else:
+                    current[r.run_id] = run_status(run_dir_of(r))
+                    if state == EXITED and r.run_id in started and r.run_id not in timed:
+                        durations.append(time.time() - started[r.run_id])
+                        timed.add(r.run_id)
+            statuses = current
+            live.update(_count(statuses.values()), _eta(statuses, durations))
+            if not foreign and launcher.finished():
+                break
+            time.sleep(poll_s)
+    except KeyboardInterrupt:
+        live.close()
+        _on_ctrl_c(launcher, err)
+        statuses = {r.run_id: run_status(run_dir_of(r)) for r in runs}
+    live.close()
+    return _summary(spec, runs, statuses, err)
+
+
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
+def _eta(statuses: dict[str, str], durations: list[float]) -> float | None:
+    if not durations:
+        return None
+    remaining = sum(s in ("pending", "running") for s in statuses.values())
+    parallel = max(1, sum(s == "running" for s in statuses.values()))
+    return sum(durations) / len(durations) * remaining / parallel
+
+
+def _on_ctrl_c(launcher, err) -> None:
+    active = [rid for rid, state in launcher.states().items() if state != EXITED]
+    if not active:
+        return
+    answer = "y"
+    if sys.stdin.isatty():
+        try:
+            answer = input(f"\ncancel the {len(active)} run(s) this sweep started? Running runs keep their last checkpoint. [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            answer = "y"
+    if answer.strip().lower().startswith("y"):
+        print(f"cancelling {len(active)} run(s)...", file=err)
+        launcher.cancel()
+    else:
+        print(f"leaving {len(active)} run(s) running; run the same sweep command again to watch them", file=err)
+
+
+def _summary(spec: SweepSpec, runs: list[SweepRun], statuses: dict[str, str], err) -> int:
+    counts = _count(statuses.values())
+    print(f"sweep {spec.name}: {format_counts(counts)} (of {len(runs)})", file=err)
+    for r in runs:
+        run_dir = run_dir_of(r)
+        if statuses[r.run_id] == "failed":
+            print(f"  failed  {r.run_id}: {failure_summary(run_dir)}  [{run_dir / 'traceback.txt'}]", file=err)
+        elif statuses[r.run_id] == "pending":
+            print(f"  not finished  {r.run_id}: interrupted or not started; run the sweep again to resume it", file=err)
+        elif statuses[r.run_id] == "running":
+            print(f"  running elsewhere  {r.run_id}", file=err)
+    if counts.get("failed"):
+        print("re-run the failed runs with --retry-failed once the cause is fixed", file=err)
+    return 0 if counts.get("done", 0) == len(runs) else 1
+
+
+__all__ = ["run_dir_of", "run_sweep"]

@@ -1,0 +1,176 @@
+"""Real sweeps on CPU: a worker killed half-way, a failing run among good ones, the same sweep on a real
+Slurm cluster, and a Slurm job preempted mid-run that requeues and resumes from its checkpoint."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench_ssl.config import dump_yaml, load_config, run_id
+from bench_ssl.results import load
+from bench_ssl.sweep import expand, load_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_SLURM = ROOT.parent / "shared" / "slurm"
+SMOKE_SWEEP = ROOT / "sweeps" / "smoke.yaml"
+
+
+def sweep_cli(*args):
+    return subprocess.Popen([sys.executable, "-m", "bench_ssl.sweep", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, proc, timeout, what):
+    deadline = time.time() + timeout
+    while True:
+        found = predicate()
+        if found:
+            return found
+        assert proc.poll() is None, f"the process ended before {what}: {proc.stderr.read()}"
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def local_sweep(cifar_tar, tmp_path_factory):
+    """sweeps/smoke.yaml run locally with one worker SIGKILLed half-way, then re-run to the end."""
+    root = tmp_path_factory.mktemp("local")
+    sets = ["--set", f"data.root={cifar_tar}", "--set", f"output.root={root}"]
+    sweep_dir = root / "sweep_smoke"
+    driver = sweep_cli(SMOKE_SWEEP, *sets)
+
+    def half_way():
+        runs = [d for d in sweep_dir.iterdir() if d.is_dir()] if sweep_dir.exists() else []
+        done = [d for d in runs if (d / "result.json").exists()]
+        busy = [d for d in runs if (d / "checkpoint.pt").exists() and not (d / "result.json").exists() and (d / "lock").exists()]
+        return (done, busy[0]) if done and busy else None
+
+    done, victim = _wait_for(half_way, driver, 600, "one run done and another one half-way")
+    os.kill(json.loads((victim / "lock").read_text())["pid"], signal.SIGKILL)
+    _, err1 = driver.communicate(timeout=600)
+    mtimes = {d.parent.name: d.stat().st_mtime_ns for d in sweep_dir.glob("*/result.json")}
+    assert len(mtimes) == 3  # the driver went on with the other runs after losing one worker
+    rerun = sweep_cli(SMOKE_SWEEP, *sets)
+    _, err2 = rerun.communicate(timeout=600)
+    return {"dir": sweep_dir, "victim": victim.name, "mtimes": mtimes, "first": (driver.returncode, err1),
+            "rerun": (rerun.returncode, err2), "sets": sets}
+
+
+def test_killed_worker_sweep_finishes_on_rerun_without_rerunning_finished_runs(local_sweep):
+    code, err = local_sweep["first"]
+    assert code == 1 and f"not finished  {local_sweep['victim']}" in err, err
+    code, err = local_sweep["rerun"]
+    assert code == 0, err
+    assert f"{len(local_sweep['mtimes'])} already done" in err
+    sweep_dir = local_sweep["dir"]
+    for name, mtime in local_sweep["mtimes"].items():  # finished runs were not run again
+        assert (sweep_dir / name / "result.json").stat().st_mtime_ns == mtime
+    victim = json.loads((sweep_dir / local_sweep["victim"] / "result.json").read_text())
+    assert victim["resumed_from_epoch"] in (1, 2)
+    frame = load(sweep_dir)
+    expected = {r.run_id for r in expand(load_sweep(SMOKE_SWEEP), [s for s in local_sweep["sets"] if s != "--set"])}
+    assert set(frame["run_id"]) == expected and (frame["status"] == "done").all()
+    assert frame["knn_top1"].between(0.1, 1.0).all() and "method.temperature" in frame.columns
+
+
+def test_a_failing_run_does_not_stop_the_others_and_is_retried_only_on_request(cifar_tar, tmp_path):
+    missing = tmp_path / "no-such-dataset"
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text(f"""name: mixed
+base: {ROOT / 'configs' / 'smoke.yaml'}
+set: {{data.train_per_class: 20, data.test_per_class: 10, optim.batch_size: 50, optim.epochs: 1, eval.linear: false}}
+runs: [{{data.root: {cifar_tar}}}, {{data.root: {missing}}}]
+grid: {{method.temperature: [0.2, 0.5]}}
+""")
+    args = [spec, "--set", f"output.root={tmp_path / 'out'}", "--max-parallel", "2"]
+    proc = sweep_cli(*args)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1
+    frame = load(tmp_path / "out" / "mixed")
+    assert sorted(frame["status"]) == ["done", "done", "failed", "failed"]
+    failed = frame[frame["status"] == "failed"]
+    assert failed["error"].str.contains("DatasetError").all() and failed["error"].str.contains(str(missing)).all()
+    for d in failed["run_dir"]:
+        assert "Traceback" in (Path(d) / "traceback.txt").read_text()
+        assert f"failed  {Path(d).name}: bench_ssl.errors.DatasetError" in err
+    assert "--retry-failed" in err
+    stamps = {d: (Path(d) / "traceback.txt").stat().st_mtime_ns for d in failed["run_dir"]}
+
+    again = sweep_cli(*args)
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 1 and "2 already done, 0 to run" in err and "2 failed before" in err
+    assert all((Path(d) / "traceback.txt").stat().st_mtime_ns == t for d, t in stamps.items())
+
+    retry = sweep_cli(*args, "--retry-failed")
+    _, err = retry.communicate(timeout=300)
+    assert retry.returncode == 1 and "2 to run" in err
+    assert all((Path(d) / "traceback.txt").stat().st_mtime_ns != t for d, t in stamps.items())
+
+
+# --------------------------------------------------------------------------------------- Slurm
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """A real single-node Slurm cluster from ../shared/slurm, stopped after the module's tests."""
+    start = SHARED_SLURM / "start.sh"
+    if not start.exists():
+        pytest.fail(f"{start} is missing: the Slurm tests need ../shared/slurm beside the checkout")
+    env = {**os.environ, "SLURM_NODE_CPUS": "8"}
+    proc = subprocess.run(["bash", str(start)], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0 and "SLURM READY" in proc.stdout, proc.stdout + proc.stderr
+    os.environ["SLURM_CONF"] = "/tmp/slurm-local/etc/slurm.conf"
+    try:
+        yield
+    finally:
+        subprocess.run(["bash", str(SHARED_SLURM / "stop.sh")], capture_output=True, timeout=120)
+
+
+def test_the_same_sweep_on_slurm_gives_the_same_run_ids_and_results(local_sweep, slurm_cluster, cifar_tar, tmp_path):
+    args = [SMOKE_SWEEP, "--launcher", "slurm", "--set", f"data.root={cifar_tar}", "--set", f"output.root={tmp_path}",
+            "--cpus-per-task", "1", "--time-min", "60", "--max-parallel", "4"]
+    proc = sweep_cli(*args)
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err
+    assert "launcher: slurm" in err
+    local = load(local_sweep["dir"]).set_index("run_id").sort_index()
+    slurm = load(tmp_path / "sweep_smoke").set_index("run_id").sort_index()
+    assert list(slurm.index) == list(local.index)
+    for col in ("knn_top1", "linear_top1", "linear_top5", "final_loss"):
+        assert slurm[col].tolist() == pytest.approx(local[col].tolist(), abs=1e-6), col
+    assert slurm["hostname"].notna().all()
+
+
+def test_a_slurm_job_preempted_mid_run_requeues_and_resumes_from_its_checkpoint(slurm_cluster, cifar_tar, tmp_path):
+    import submitit
+
+    from bench_ssl.launch.job import RunJob
+
+    cfg = load_config(ROOT / "configs" / "smoke.yaml", [
+        f"data.root={cifar_tar}", f"output.root={tmp_path}", "data.train_per_class=50", "data.test_per_class=20",
+        "optim.batch_size=50", "optim.epochs=6", "eval.linear=false", "eval.knn_every=0", "output.checkpoint_every=1"])
+    run_dir = tmp_path / "smoke" / run_id(cfg)
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(dump_yaml(cfg))
+    executor = submitit.AutoExecutor(folder=str(tmp_path / "submitit" / "%j"), cluster="slurm")
+    executor.update_parameters(timeout_min=60, cpus_per_task=1)
+    job = executor.submit(RunJob(), str(run_dir / "config.yaml"))
+    deadline = time.time() + 300
+    while not (run_dir / "checkpoint.pt").exists():
+        assert not job.done(), job.stderr()
+        assert time.time() < deadline, "no checkpoint within 5 minutes"
+        time.sleep(0.1)
+    job._interrupt()  # what Slurm does on preemption: SIGTERM, then submitit's USR2
+    while not job.done():
+        assert time.time() < deadline + 300, "the requeued job did not finish"
+        time.sleep(0.5)
+    assert job.result()["status"] == "done"
+    log = (run_dir / "log.txt").read_text()
+    assert "stopped by signal" in log and "resumed" in log
+    result = json.loads((run_dir / "result.json").read_text())
+    assert 1 <= result["resumed_from_epoch"] < 6
