@@ -174,3 +174,29 @@ def test_a_slurm_job_preempted_mid_run_requeues_and_resumes_from_its_checkpoint(
     assert "stopped by signal" in log and "resumed" in log
     result = json.loads((run_dir / "result.json").read_text())
     assert 1 <= result["resumed_from_epoch"] < 6
+
+
+def test_ctrl_c_on_the_driver_cancels_its_runs_which_checkpoint_and_resume(cifar_tar, tmp_path):
+    sets = ["--set", f"data.root={cifar_tar}", "--set", f"output.root={tmp_path}", "--set", "optim.epochs=6",
+            "--set", "eval.linear=false"]
+    sweep_dir = tmp_path / "sweep_smoke"
+    driver = sweep_cli(SMOKE_SWEEP, *sets)  # stdin is not a terminal: it cancels without asking
+
+    def busy():
+        runs = list(sweep_dir.glob("*/checkpoint.pt")) if sweep_dir.exists() else []
+        return [p.parent for p in runs if (p.parent / "lock").exists() and not (p.parent / "result.json").exists()]
+
+    victim = _wait_for(busy, driver, 600, "a run with a checkpoint")[0]
+    worker = json.loads((victim / "lock").read_text())["pid"]
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 1 and "cancelling 4 run(s) (1 running, 3 queued)" in err, err
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)  # the worker is gone, not orphaned
+    assert not (victim / "lock").exists() and "stopped by signal" in (victim / "log.txt").read_text()
+    assert load(sweep_dir).set_index("run_id").loc[victim.name, "status"] == "pending"
+
+    rerun = sweep_cli(SMOKE_SWEEP, *sets)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    assert json.loads((victim / "result.json").read_text())["resumed_from_epoch"] is not None

@@ -5,6 +5,7 @@ process holds to that process (watching them, and taking them over if their owne
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -57,6 +58,7 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
     live = LiveLine(spec.name, len(runs), err)
     started, durations, timed = {}, [], set()
     try:
+        _sigterm_as_ctrl_c()
         while True:
             lstates = launcher.states()
             for rid, run in list(foreign.items()):
@@ -92,6 +94,18 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
     return _summary(spec, runs, statuses, err)
 
 
+def _sigterm_as_ctrl_c() -> None:
+    """A driver told to stop (SIGTERM, e.g. by a job scheduler) cancels its runs like Ctrl-C does."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        pass
+
+
 def _count(values) -> dict[str, int]:
     counts: dict[str, int] = {}
     for v in values:
@@ -108,20 +122,21 @@ def _eta(statuses: dict[str, str], durations: list[float]) -> float | None:
 
 
 def _on_ctrl_c(launcher, err) -> None:
-    active = [rid for rid, state in launcher.states().items() if state != EXITED]
-    if not active:
+    states = [state for state in launcher.states().values() if state != EXITED]
+    if not states:
         return
+    what = f"{len(states)} run(s) ({states.count(RUNNING)} running, {states.count(QUEUED)} queued)"
     answer = "y"
     if sys.stdin.isatty():
         try:
-            answer = input(f"\ncancel the {len(active)} run(s) this sweep started? Running runs keep their last checkpoint. [y/N] ")
+            answer = input(f"\ncancel the {what} this sweep started? Running runs keep their last checkpoint. [y/N] ")
         except (EOFError, KeyboardInterrupt):
             answer = "y"
     if answer.strip().lower().startswith("y"):
-        print(f"cancelling {len(active)} run(s)...", file=err)
+        print(f"cancelling {what}...", file=err)
         launcher.cancel()
     else:
-        print(f"leaving {len(active)} run(s) running; run the same sweep command again to watch them", file=err)
+        print(f"leaving {what} to run; run the same sweep command again to watch them", file=err)
 
 
 def _summary(spec: SweepSpec, runs: list[SweepRun], statuses: dict[str, str], err) -> int:
