@@ -29,13 +29,14 @@ def run_dir_of(cfg: RunConfig) -> Path:
     return Path(cfg.output.root) / cfg.name / run_id(cfg)
 
 
-def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force: bool = False) -> dict:
+def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force: bool = False, on_epoch=None) -> dict:
     """Train and evaluate one config; return its result (the contents of result.json).
 
     Skips the work when the run already finished (unless `force`), resumes from a checkpoint when it
     was interrupted, and refuses (RunLocked) while another live process runs it. SIGTERM or Ctrl-C stop
     it at the next step with a checkpoint (Interrupted). A failure leaves its traceback in the run
-    folder and is re-raised.
+    folder and is re-raised. `on_epoch(record)` sees each epoch's metrics (loss, lr, knn_top1 when
+    evaluated); what it raises ends the run (see Trainer.run).
     """
     cfg = load_config(config, overrides)
     rid = run_id(cfg)
@@ -54,7 +55,7 @@ def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force:
         atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
         (run_dir / TRACEBACK).unlink(missing_ok=True)
         try:
-            return train_and_evaluate(cfg, rid, run_dir)
+            return train_and_evaluate(cfg, rid, run_dir, on_epoch)
         except interrupt.Interrupted as exc:
             log.info("%s", exc)
             raise

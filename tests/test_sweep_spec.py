@@ -119,3 +119,27 @@ def test_cli_error_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bench_ssl.sweep", str(bad), "--dry-run"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "method.temperature" in proc.stderr
+
+
+def test_profiles_overlay_the_sweep_and_get_their_own_folder(tmp_path):
+    spec = {"name": "p", "base": BASE, "set": {"optim.epochs": 9}, "grid": {"method.temperature": [0.1, 0.2, 0.5]},
+            "seeds": 3, "profiles": {"quick": {"set": {"optim.batch_size": 32}, "grid": {"method.temperature": [0.5]},
+                                               "seeds": 1}}}
+    full = expand(load_sweep(spec))
+    quick = expand(load_sweep(spec, "quick"))
+    assert len(full) == 9 and len(quick) == 1
+    q = quick[0].config
+    assert q.name == "p_quick" and q.optim.epochs == 9 and q.optim.batch_size == 32 and q.method.temperature == 0.5
+    with pytest.raises(ConfigError, match="no profile 'quik' \\(did you mean 'quick'\\?\\); profiles: quick"):
+        load_sweep(spec, "quik")
+    bad = {**spec, "profiles": {"quick": {"base": "x.yaml"}}}
+    with pytest.raises(ConfigError, match="profiles.quick: unknown key 'base'"):
+        load_sweep(bad, "quick")
+    path = tmp_path / "p.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(spec))
+    proc = subprocess.run([sys.executable, "-m", "bench_ssl.sweep", str(path), "--dry-run", "--set", "profile=quick",
+                           "--set", f"output.root={tmp_path}"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "1 runs: done 0  running 0  failed 0  pending 1"

@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-parallel", type=int, help="runs at once (local workers, or the Slurm array's parallelism)")
     p.add_argument("--runs-per-gpu", type=int, help="local launcher: concurrent runs packed on each GPU")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again (they are skipped otherwise)")
+    p.add_argument("--profile", help="a named variant from the sweep file's profiles: section, e.g. quick (CPU size); "
+                                     "--set profile=NAME does the same")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value of every run's base config, e.g. --set data.root=PATH (repeatable)")
     slurm = p.add_argument_group("Slurm (override the sweep file's slurm: section)")
@@ -30,7 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
-        spec = load_sweep(args.sweep)
+        profile, overrides = args.profile, []
+        for item in args.overrides:  # `--set profile=quick` picks a profile rather than a run-config key
+            key, _, value = item.partition("=")
+            if key.strip() == "profile":
+                profile = value.strip()
+            else:
+                overrides.append(item)
+        spec = load_sweep(args.sweep, profile)
         if args.launcher:
             spec.launcher.name = args.launcher
         if args.max_parallel is not None:
@@ -43,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 setattr(spec.slurm, name, value)
         spec.launcher.check("--launcher/--max-parallel/--runs-per-gpu")
         spec.slurm.check("slurm")
-        return run_sweep(spec, args.overrides, dry_run=args.dry_run, retry_failed=args.retry_failed)
+        return run_sweep(spec, overrides, dry_run=args.dry_run, retry_failed=args.retry_failed)
     except BenchSSLError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,11 @@
     derived: {optim.lr: "0.3 * optim.batch_size / 256"}
     launcher: {name: local, max_parallel: 2, runs_per_gpu: 1}
     slurm: {partition: gpu, time_min: 120, gpus_per_node: 1, cpus_per_task: 8, mem_gb: 32}
+    profiles:                      # named variants, chosen with --profile NAME (or --set profile=NAME)
+      quick: {set: {model.backbone: convnet, optim.epochs: 2}, seeds: 1}
+
+A profile's `set` is applied after the sweep's own; any other key it gives (grid, zip, runs, seeds, exclude,
+derived, launcher, slurm) replaces the sweep's. Its results go to `<name>_<profile>` unless it sets `name`.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from ..config.checks import check_choice, check_int, suggest
 from ..errors import ConfigError
 
 LAUNCHERS = ("local", "submitit-local", "slurm")
-TOP_LEVEL = ("name", "description", "base", "set", "grid", "zip", "runs", "seeds", "exclude", "derived", "launcher", "slurm")
+TOP_LEVEL = ("name", "description", "base", "set", "grid", "zip", "runs", "seeds", "exclude", "derived", "launcher", "slurm",
+             "profiles")
+PROFILE_KEYS = tuple(k for k in TOP_LEVEL if k not in ("base", "profiles"))
 
 
 @dataclass
@@ -81,15 +88,17 @@ class SweepSpec:
     derived: dict = field(default_factory=dict)
     launcher: LauncherOptions = field(default_factory=LauncherOptions)
     slurm: SlurmOptions = field(default_factory=SlurmOptions)
+    profile: str | None = None
+    profiles: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
         return f"sweep {self.path or self.name}"
 
 
-def load_sweep(source: str | Path | dict) -> SweepSpec:
-    """Parse and check a sweep file (or dict): structure, axis keys, launcher options. Runs are checked
-    one by one when expanded (`expand`)."""
+def load_sweep(source: str | Path | dict, profile: str | None = None) -> SweepSpec:
+    """Parse and check a sweep file (or dict), in `profile` if given: structure, axis keys, launcher
+    options. Runs are checked one by one when expanded (`expand`)."""
     if isinstance(source, dict):
         raw, path = source, None
     else:
@@ -101,6 +110,9 @@ def load_sweep(source: str | Path | dict) -> SweepSpec:
     for key in raw:
         if key not in TOP_LEVEL:
             raise ConfigError(f"{where}: unknown key {key!r}{suggest(key, TOP_LEVEL)}; allowed: {', '.join(TOP_LEVEL)}")
+    profiles = _mapping(raw.get("profiles"), f"{where}: profiles")
+    if profile is not None:
+        raw = _apply_profile(raw, profiles, profile, where)
     name = raw.get("name") or (path.stem if path else None)
     if not name:
         raise ConfigError(f"{where}: give the sweep a `name:` (its results folder)")
@@ -117,6 +129,8 @@ def load_sweep(source: str | Path | dict) -> SweepSpec:
         derived=_mapping(raw.get("derived"), f"{where}: derived"),
         launcher=from_dict(LauncherOptions, raw.get("launcher") or {}, "launcher"),
         slurm=from_dict(SlurmOptions, raw.get("slurm") or {}, "slurm"),
+        profile=profile,
+        profiles=tuple(profiles),
     )
     for key, value in _mapping(raw.get("set"), f"{where}: set").items():
         check_key(key, f"{where}: set: ")
@@ -125,6 +139,21 @@ def load_sweep(source: str | Path | dict) -> SweepSpec:
     spec.slurm.check("slurm")
     _check_axes(spec)
     return spec
+
+
+def _apply_profile(raw: dict, profiles: dict, profile: str, where: str) -> dict:
+    if profile not in profiles:
+        known = ", ".join(profiles) or "none defined"
+        raise ConfigError(f"{where}: no profile {profile!r}{suggest(profile, profiles)}; profiles: {known}")
+    overlay = _mapping(profiles[profile], f"{where}: profiles.{profile}")
+    for key in overlay:
+        if key not in PROFILE_KEYS:
+            raise ConfigError(f"{where}: profiles.{profile}: unknown key {key!r}{suggest(key, PROFILE_KEYS)}; allowed: {', '.join(PROFILE_KEYS)}")
+    out = {k: v for k, v in raw.items() if k != "profiles"}
+    out["name"] = overlay.get("name") or f"{raw.get('name') or 'sweep'}_{profile}"
+    out["set"] = {**_mapping(raw.get("set"), f"{where}: set"), **_mapping(overlay.get("set"), f"{where}: profiles.{profile}.set")}
+    out.update({k: v for k, v in overlay.items() if k not in ("name", "set")})
+    return out
 
 
 def _base(base, path: Path | None, where: str) -> dict:

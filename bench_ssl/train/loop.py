@@ -156,7 +156,9 @@ class Trainer:
         return knn_accuracy(train_f, train_y, test_f, self.data.test_y, self.data.num_classes, e.knn_k, e.knn_t)
 
     # ---------------------------------------------------------------------- run
-    def run(self) -> dict:
+    def run(self, on_epoch=None) -> dict:
+        """Train to the last epoch and evaluate. `on_epoch(record)` is called after each epoch's metrics
+        (and checkpoint) are written; an exception it raises (e.g. an Optuna prune) ends the run there."""
         cfg, run_dir = self.cfg, self.run_dir
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         t_start = time.time()
@@ -184,6 +186,8 @@ class Trainer:
                      f"  knn {record['knn_top1']:.4f}" if "knn_top1" in record else "")
             if epoch == cfg.optim.epochs or (every and epoch % every == 0) or interrupt.stop_requested() is not None:
                 self.save({"epoch": epoch, "step": step, "batch": 0})
+            if on_epoch is not None:
+                on_epoch(record)
             if interrupt.stop_requested() is not None and epoch < cfg.optim.epochs:
                 raise interrupt.Interrupted(
                     f"run {self.run_id} stopped by signal {interrupt.stop_requested()} after epoch {epoch}; "
@@ -240,11 +244,11 @@ class Trainer:
         }
 
 
-def train_and_evaluate(cfg, run_id: str, run_dir: Path) -> dict:
+def train_and_evaluate(cfg, run_id: str, run_dir: Path, on_epoch=None) -> dict:
     """Train (resuming from a checkpoint if one exists), evaluate, write result.json; return the result."""
     t0 = time.time()
     trainer = Trainer(cfg, run_id, run_dir)
-    result = trainer.run()
+    result = trainer.run(on_epoch)
     result["wall_time_s"] = time.time() - t0
     atomic_write_json(Path(run_dir) / RESULT, result)
     if not cfg.output.keep_checkpoint:
