@@ -48,3 +48,28 @@ def test_build_optimizer_scales_lr(name, cls):
     opt = build_optimizer(model, OptimConfig(name=name, lr=0.3, lr_scaling="linear", batch_size=512))
     assert isinstance(opt, cls)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.6)
+
+
+def test_lars_matches_a_per_tensor_reference_over_several_steps():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.BatchNorm1d(5), torch.nn.Linear(5, 3))
+    ref = {n: p.detach().clone() for n, p in model.named_parameters()}
+    bufs = {}
+    opt = LARS(param_groups(model, 1e-2, exclude_bias_bn=True), lr=0.5, momentum=0.9, weight_decay=1e-2, eta=0.02)
+    for step in range(4):
+        x = torch.randn(8, 6)
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+        opt.step()
+        for n, g in grads.items():  # the textbook update, one tensor at a time
+            w = ref[n]
+            if w.ndim > 1:
+                d = g + 1e-2 * w
+                d = d * (0.02 * w.norm() / d.norm())
+            else:
+                d = g
+            bufs[n] = d if n not in bufs else 0.9 * bufs[n] + d
+            ref[n] = w - 0.5 * bufs[n]
+        for n, p in model.named_parameters():
+            assert torch.allclose(p.detach(), ref[n], atol=1e-6), (step, n)

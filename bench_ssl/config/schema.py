@@ -342,11 +342,10 @@ class OutputConfig:
     root: str = "results"
     checkpoint_every: int = 5  # epochs; 0: only at the end
     keep_checkpoint: bool = True
-    progress: str = "auto"  # auto: a progress bar when stderr is a terminal
+    progress: bool | None = None  # a progress bar; None: when stderr is a terminal
 
     def check(self, p: str) -> None:
         check_int(f"{p}.checkpoint_every", self.checkpoint_every, low=0)
-        check_choice(f"{p}.progress", self.progress, ("auto", "on", "off"))
 
 
 @dataclass

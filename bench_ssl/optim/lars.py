@@ -1,5 +1,9 @@
 """LARS (You et al. 2017), as SimCLR uses it: SGD with momentum whose per-layer step is scaled by
-eta * ||w|| / ||g + wd w||. Groups with `lars=False` (biases, BatchNorm) take plain SGD steps."""
+eta * ||w|| / ||g + wd w||. Groups with `lars=False` (biases, BatchNorm) take plain SGD steps.
+
+The update runs with multi-tensor (`_foreach`) kernels: a per-parameter Python loop costs ~8 kernel
+launches per tensor, which for a ResNet on small images is a visible share of the step.
+"""
 
 from __future__ import annotations
 
@@ -17,20 +21,24 @@ class LARS(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d_p = p.grad
-                if group["weight_decay"]:
-                    d_p = d_p.add(p, alpha=group["weight_decay"])
-                if group["lars"]:
-                    w_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(d_p)
-                    trust = torch.where((w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm, torch.ones_like(w_norm))
-                    d_p = d_p.mul(trust)
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            if group["weight_decay"]:
+                grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+            if group["lars"]:
+                w_norm = torch.stack(torch._foreach_norm(params))
+                g_norm = torch.stack(torch._foreach_norm(grads))
+                trust = torch.where((w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm, torch.ones_like(w_norm))
+                grads = torch._foreach_mul(grads, list(trust.unbind()))
+            bufs = []
+            for p, g in zip(params, grads):
                 state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = d_p.clone()
-                else:
-                    state["momentum_buffer"].mul_(group["momentum"]).add_(d_p)
-                p.add_(state["momentum_buffer"], alpha=-group["lr"])
+                if "momentum_buffer" not in state:  # first step: the buffer starts as the update itself
+                    state["momentum_buffer"] = torch.zeros_like(p)
+                bufs.append(state["momentum_buffer"])
+            torch._foreach_mul_(bufs, group["momentum"])
+            torch._foreach_add_(bufs, grads)
+            torch._foreach_add_(params, bufs, alpha=-group["lr"])
         return loss

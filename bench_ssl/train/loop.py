@@ -83,6 +83,28 @@ class Trainer:
     def save(self, progress: dict) -> None:
         save_checkpoint(self.run_dir, self.run_id, self.method, self.optimizer, self.generators, progress)
 
+    def make_views(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        """Gather the batch (uint8, on the device) and augment it there: one view per pipeline."""
+        x = to_float(self.data.train_x[idx])
+        views = [self.data.normalize(p(x, self.generators["augment"])) for p in self.pipelines]
+        if self.channels_last:
+            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
+        return views
+
+    def optimize(self, views: list[torch.Tensor], labels: torch.Tensor, idx: torch.Tensor, step: int) -> tuple[torch.Tensor, float]:
+        """One optimisation step at global step `step`: returns the (detached, float32) loss and the lr used."""
+        o = self.cfg.optim
+        lr = lr_at(step, self.total_steps, o.scaled_lr(), self.warmup_steps, o.schedule, o.min_lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with self.autocast():
+            loss = self.step_fn(views, labels, idx)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.method.after_optimizer_step((step + 1) / self.total_steps)
+        return loss.detach().float(), lr
+
     def train_epoch(self, epoch: int, step: int, resume: dict | None = None) -> tuple[dict, int]:
         """Train one epoch (from batch `resume['batch']` when resuming inside it); return its record and the step."""
         cfg, data = self.cfg, self.data
@@ -95,27 +117,15 @@ class Trainer:
         self.method.train()
         loss_sum = torch.tensor(resume["partial"]["loss_sum"] if first else 0.0, device=self.device)
         done_before = resume["partial"]["seconds"] if first else 0.0
-        show = cfg.output.progress == "on" or (cfg.output.progress == "auto" and sys.stderr.isatty())
+        show = sys.stderr.isatty() if cfg.output.progress is None else cfg.output.progress
         bar = tqdm(total=self.steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}",
                    leave=False, disable=not show, file=sys.stderr)
         self.sync()
         t0 = time.perf_counter()
         for i in range(first, self.steps_per_epoch):
-            lr = lr_at(step, self.total_steps, cfg.optim.scaled_lr(), self.warmup_steps, cfg.optim.schedule, cfg.optim.min_lr)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
             idx = order[i * b:(i + 1) * b]
-            x = to_float(data.train_x[idx])
-            views = [data.normalize(p(x, self.generators["augment"])) for p in self.pipelines]
-            if self.channels_last:
-                views = [v.contiguous(memory_format=torch.channels_last) for v in views]
-            with self.autocast():
-                loss = self.step_fn(views, data.train_y[idx], idx)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.method.after_optimizer_step((step + 1) / self.total_steps)
-            loss_sum += loss.detach().float()
+            loss, lr = self.optimize(self.make_views(idx), data.train_y[idx], idx, step)
+            loss_sum += loss
             step += 1
             if show and (i % 10 == 0 or i == self.steps_per_epoch - 1):
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.3g}")
