@@ -29,7 +29,7 @@ def gpu_count() -> int:
 class LocalLauncher(Launcher):
     name = "local"
 
-    def __init__(self, max_parallel: int | None = None, runs_per_gpu: int = 1):
+    def __init__(self, max_parallel: int | None, runs_per_gpu: int):
         self.gpus = gpu_count()
         self.runs_per_gpu = runs_per_gpu
         default = self.gpus * runs_per_gpu if self.gpus else 1
