@@ -16,7 +16,6 @@ from bench_ssl.results import load
 from bench_ssl.sweep import expand, load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_SLURM = ROOT.parent / "shared" / "slurm"
 SMOKE_SWEEP = ROOT / "sweeps" / "smoke.yaml"
 
 
@@ -113,22 +112,6 @@ grid: {{method.temperature: [0.2, 0.5]}}
 
 
 # --------------------------------------------------------------------------------------- Slurm
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    """A real single-node Slurm cluster from ../shared/slurm, stopped after the module's tests."""
-    start = SHARED_SLURM / "start.sh"
-    if not start.exists():
-        pytest.fail(f"{start} is missing: the Slurm tests need ../shared/slurm beside the checkout")
-    env = {**os.environ, "SLURM_NODE_CPUS": "8"}
-    proc = subprocess.run(["bash", str(start)], capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0 and "SLURM READY" in proc.stdout, proc.stdout + proc.stderr
-    os.environ["SLURM_CONF"] = "/tmp/slurm-local/etc/slurm.conf"
-    try:
-        yield
-    finally:
-        subprocess.run(["bash", str(SHARED_SLURM / "stop.sh")], capture_output=True, timeout=120)
 
 
 def test_the_same_sweep_on_slurm_gives_the_same_run_ids_and_results(local_sweep, slurm_cluster, cifar_tar, tmp_path):

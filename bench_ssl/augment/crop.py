@@ -15,7 +15,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 
 from ._base import Augmentation, check_images, check_range, uniform
 

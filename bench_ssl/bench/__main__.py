@@ -9,7 +9,6 @@ device. Protocol: warm-up epoch(s), then the median of repeats. Writes JSON and 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys

@@ -4,7 +4,6 @@ batches copied to the device each step (SimCLR's CIFAR augmentations, as in most
 from __future__ import annotations
 
 import numpy as np
-import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T

@@ -9,7 +9,7 @@ import pandas as pd
 import yaml
 
 from .manifest import read_manifest
-from .status import RESULT, failure_summary, run_status
+from .status import RESULT, failure_summary, pruned_reason, run_status
 
 # result.json fields that are nested or repeat the config: not table columns
 _SKIP = {"config", "versions", "linear_val_top1"}
@@ -50,7 +50,8 @@ def _sweep_dirs(path: Path) -> list[Path]:
 
 def load(path: str | Path) -> pd.DataFrame:
     """One row per run under `path` (a run, a sweep or a results folder): `run_id`, `sweep`, `status`
-    (done/failed/running/pending), `error` for failed runs, the flattened config (`method.temperature`, ...)
+    (done/failed/running/pending/pruned), `error` for failed runs (the pruner's reason for pruned ones), `trial`
+    for runs of an Optuna study, the flattened config (`method.temperature`, ...)
     and every scalar of result.json (`linear_top1`, `knn_top1`, ...). Runs a sweep lists but has not started
     appear as pending."""
     path = Path(path)
@@ -61,6 +62,10 @@ def load(path: str | Path) -> pd.DataFrame:
         row = {"run_id": run_dir.name, "sweep": sweep, "status": run_status(run_dir), "run_dir": str(run_dir)}
         if row["status"] == "failed":
             row["error"] = failure_summary(run_dir)
+        elif row["status"] == "pruned":
+            row["error"] = pruned_reason(run_dir)
+        if (run_dir / "trial.json").exists():  # a run of an Optuna study (bench_ssl.tune): its trial number(s)
+            row["trial"] = ",".join(map(str, json.loads((run_dir / "trial.json").read_text()).get("trials", [])))
         config_path = run_dir / "config.yaml"
         if config_path.exists():
             row.update(flatten(yaml.safe_load(config_path.read_text()) or {}))

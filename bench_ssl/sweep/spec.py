@@ -23,17 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from ..config import check_key, from_dict, read_yaml, set_key
-from ..config.checks import check_choice, check_int, suggest
+from ..config import check_key, from_dict
+from ..config.checks import check_choice, check_int
+from ..config.spec_file import as_list, mapping, profile_names, read_base, read_spec
 from ..errors import ConfigError
 
 LAUNCHERS = ("local", "submitit-local", "slurm")
 DEFAULT_RUNS_PER_GPU = 4
 TOP_LEVEL = ("name", "description", "base", "set", "grid", "zip", "runs", "seeds", "exclude", "derived", "launcher", "slurm",
              "profiles")
-PROFILE_KEYS = tuple(k for k in TOP_LEVEL if k not in ("base", "profiles"))
 
 
 @dataclass
@@ -102,88 +100,27 @@ class SweepSpec:
 def load_sweep(source: str | Path | dict, profile: str | None = None) -> SweepSpec:
     """Parse and check a sweep file (or dict), in `profile` if given: structure, axis keys, launcher
     options. Runs are checked one by one when expanded (`expand`)."""
-    if isinstance(source, dict):
-        raw, path = source, None
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"sweep file {path} does not exist; pass a sweep YAML such as sweeps/smoke.yaml")
-        raw = read_yaml(path)
-    where = f"sweep {path}" if path else "sweep"
-    for key in raw:
-        if key not in TOP_LEVEL:
-            raise ConfigError(f"{where}: unknown key {key!r}{suggest(key, TOP_LEVEL)}; allowed: {', '.join(TOP_LEVEL)}")
-    profiles = _mapping(raw.get("profiles"), f"{where}: profiles")
-    if profile is not None:
-        raw = _apply_profile(raw, profiles, profile, where)
-    name = raw.get("name") or (path.stem if path else None)
-    if not name:
-        raise ConfigError(f"{where}: give the sweep a `name:` (its results folder)")
+    raw, path, where = read_spec(source, "sweep", TOP_LEVEL, "sweeps/smoke.yaml", profile)
     spec = SweepSpec(
-        name=str(name),
+        name=str(raw["name"]),
         path=path,
-        base=_base(raw.get("base"), path, where),
+        base=read_base(raw, path, where, "sweep"),
         description=str(raw.get("description") or ""),
-        grid=_mapping(raw.get("grid"), f"{where}: grid"),
-        zip=[_mapping(g, f"{where}: zip") for g in _as_list(raw.get("zip"))],
-        runs=[_mapping(r, f"{where}: runs[{i}]") for i, r in enumerate(_as_list(raw.get("runs")))],
+        grid=mapping(raw.get("grid"), f"{where}: grid"),
+        zip=[mapping(g, f"{where}: zip") for g in as_list(raw.get("zip"))],
+        runs=[mapping(r, f"{where}: runs[{i}]") for i, r in enumerate(as_list(raw.get("runs")))],
         seeds=_seeds(raw.get("seeds"), where),
-        exclude=_as_list(raw.get("exclude")),
-        derived=_mapping(raw.get("derived"), f"{where}: derived"),
+        exclude=as_list(raw.get("exclude")),
+        derived=mapping(raw.get("derived"), f"{where}: derived"),
         launcher=from_dict(LauncherOptions, raw.get("launcher") or {}, "launcher"),
         slurm=from_dict(SlurmOptions, raw.get("slurm") or {}, "slurm"),
         profile=profile,
-        profiles=tuple(profiles),
+        profiles=profile_names(raw, where),
     )
-    for key, value in _mapping(raw.get("set"), f"{where}: set").items():
-        check_key(key, f"{where}: set: ")
-        set_key(spec.base, key, value)
     spec.launcher.check("launcher")
     spec.slurm.check("slurm")
     _check_axes(spec)
     return spec
-
-
-def _apply_profile(raw: dict, profiles: dict, profile: str, where: str) -> dict:
-    if profile not in profiles:
-        known = ", ".join(profiles) or "none defined"
-        raise ConfigError(f"{where}: no profile {profile!r}{suggest(profile, profiles)}; profiles: {known}")
-    overlay = _mapping(profiles[profile], f"{where}: profiles.{profile}")
-    for key in overlay:
-        if key not in PROFILE_KEYS:
-            raise ConfigError(f"{where}: profiles.{profile}: unknown key {key!r}{suggest(key, PROFILE_KEYS)}; allowed: {', '.join(PROFILE_KEYS)}")
-    out = {k: v for k, v in raw.items() if k != "profiles"}
-    out["name"] = overlay.get("name") or f"{raw.get('name') or 'sweep'}_{profile}"
-    out["set"] = {**_mapping(raw.get("set"), f"{where}: set"), **_mapping(overlay.get("set"), f"{where}: profiles.{profile}.set")}
-    out.update({k: v for k, v in overlay.items() if k not in ("name", "set")})
-    return out
-
-
-def _base(base, path: Path | None, where: str) -> dict:
-    if base is None:
-        raise ConfigError(f"{where}: `base:` is missing; give a run config path (e.g. ../configs/smoke.yaml) or a mapping")
-    if isinstance(base, dict):
-        return yaml.safe_load(yaml.safe_dump(base))  # a private copy
-    base_path = Path(base)
-    if not base_path.is_absolute() and path is not None:
-        base_path = path.parent / base_path
-    if not base_path.is_file():
-        raise ConfigError(f"{where}: base config {base_path} does not exist; paths are relative to the sweep file")
-    return read_yaml(base_path)
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _mapping(value, where: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a mapping of dotted keys to values, got {value!r}")
-    return dict(value)
 
 
 def _seeds(value, where: str) -> list[int]:

@@ -1,0 +1,429 @@
+"""Reports that put a reproduced paper figure beside the published one: the agreement statistics against
+hand-computed values, every study's claims against the paper's own numbers, every sweep file in both sizes,
+partial sweeps (missing cells marked), and a real quick-profile sweep on CIFAR-10 rendered as HTML (opened in
+headless Chromium: no console error, every image decoded, nothing fetched, a screenshot) and as PDF (the
+expected pages and figure titles)."""
+
+import base64
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bench_ssl.config import dump_yaml, to_dict
+from bench_ssl.report import build, write_report
+from bench_ssl.report.agreement import Claim, best_setting, check_claims, kendall, spearman
+from bench_ssl.report.studies import STUDIES, Match, find
+from bench_ssl.results import write_manifest
+from bench_ssl.sweep import expand, load_sweep, varying_keys
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEPS = ROOT / "sweeps"
+CHROMIUM = Path("/usr/bin/chromium")
+
+# sweep file -> (runs in the GPU profile, runs with --profile quick), as documented in each file's top comment
+PAPER_SWEEPS = {
+    "aug_grid": (49, 16),
+    "color_strength": (30, 10),
+    "proj_head": (45, 15),
+    "loss_fn": (15, 5),
+    "temperature": (18, 6),
+    "batch_epochs": (20, 9),
+    "moco_momentum": (15, 5),
+    "moco_queue": (14, 11),
+    "supcon": (9, 6),
+}
+
+
+def cli(module: str, *args, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+# ------------------------------------------------------------------------------ agreement statistics
+
+
+def test_rank_correlations_match_hand_computed_values():
+    # no ties: ranks differ by d = (-1, 1, -1, 1, 0): rho = 1 - 6*4/(5*24) = 0.8; 8 concordant, 2 discordant pairs
+    assert spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.8)
+    assert kendall([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.6)
+    # a tie in ours: average ranks (1, 2.5, 2.5, 4) vs (1, 3, 2, 4): rho = 4.5 / sqrt(4.5 * 5) = sqrt(0.9);
+    # tau-b: 5 concordant, 0 discordant, 1 pair tied in ours: 5 / sqrt((6 - 1) * 6) = 5 / sqrt(30)
+    assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(math.sqrt(0.9))
+    assert kendall([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(5 / math.sqrt(30))
+    # ties on both sides: ranks (1.5, 1.5, 3, 4) vs (2.5, 2.5, 1, 4): rho = 1.5 / 4.5; tau-b = (3 - 2) / sqrt(5 * 5)
+    assert spearman([1, 1, 2, 3], [2, 2, 1, 3]) == pytest.approx(1 / 3)
+    assert kendall([1, 1, 2, 3], [2, 2, 1, 3]) == pytest.approx(0.2)
+    # a missing cell is left out, not imputed: (1,1) (2,2) (3,4) (4,3) remain
+    assert spearman([1, 2, math.nan, 3, 4], [1, 2, 5, 4, 3]) == pytest.approx(0.8)
+    assert kendall([1, 2, math.nan, 3, 4], [1, 2, 5, 4, 3]) == pytest.approx(4 / 6)
+    assert math.isnan(spearman([1, 2], [2, 1])) and math.isnan(kendall([1, 1, 1], [1, 2, 3]))  # too few / constant
+
+
+def test_best_setting_and_claimed_effects():
+    best = best_setting(["a", "b", "c"], [1, 3, 2], [3, 1, 2])
+    assert (best.paper_label, best.ours_label, best.rank_in_ours, best.agrees) == ("a", "b", 3, False)
+    tied = best_setting(["a", "b", "c"], [3, 3, 1], [5, 1, 2])  # a tie for our best includes the paper's best
+    assert tied.agrees and tied.rank_in_ours == 1
+    partial = best_setting(["a", "b", "c"], [math.nan, 2, 1], [9, 1, 2])  # the paper's best has no result yet
+    assert partial.paper_label == "c" and partial.agrees is False and partial.n == 2
+    claims = [Claim("A > B", ("A",), ("B",)), Claim("mean(A, C) > B", ("A", "C"), ("B",)), Claim("B > Z", ("B",), ("Z",))]
+    res = check_claims(claims, {"A": 2.0, "B": 1.0, "C": -1.0}, {"A": 5.0, "B": 3.0, "C": 4.0, "Z": math.nan}, {"Z": "fail"})
+    assert [r.verdict for r in res] == ["agrees", "opposite", "n/a"]
+    assert res[0].paper_delta == pytest.approx(2.0) and res[1].ours_delta == pytest.approx(-0.5)
+    assert math.isnan(res[2].paper_delta) and "fail" in res[2].note
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_every_claim_holds_on_the_papers_own_numbers(name):
+    study = STUDIES[name]
+    cells = study.paper()
+    assert cells, f"{name}: no published cells"
+    values = {c.key: c.value for c in cells}
+    notes = {c.key: c.note for c in cells if c.note}
+    claims = study.claims(Match({c.key: c.key for c in cells}))
+    assert claims, f"{name}: no claimed effect"
+    for claim in claims:
+        for key in (*claim.higher, *claim.lower):
+            assert key in values, f"{name}: claim {claim.text!r} names {key}, which the paper does not have"
+        result = check_claims([claim], values, values, notes)[0]
+        assert result.paper_delta > 0 or (math.isnan(result.paper_delta) and result.note), (name, claim.text)
+
+
+# ------------------------------------------------------------------------------ the sweep files
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_SWEEPS))
+def test_every_paper_sweep_expands_in_both_sizes_and_maps_onto_the_figure(name):
+    path = SWEEPS / f"{name}.yaml"
+    text = path.read_text()
+    header = text.split("\nname:")[0]
+    study = STUDIES[name]
+    assert study.figure.split()[0] in header and "Expected shape" in header and "--profile quick" in header
+    gpu, quick = PAPER_SWEEPS[name]
+    assert f"{gpu} runs" in header or f"= {gpu} runs" in header, f"{name}: the comment does not state its {gpu} GPU runs"
+    assert f"{quick} runs" in header, f"{name}: the comment does not state its {quick} quick runs"
+    sets = ["data.root=cifar10-jpg.tar.gz", "output.root=results"]
+    for profile, expected in ((None, gpu), ("quick", quick)):
+        spec = load_sweep(path, profile)
+        assert spec.description
+        runs = expand(spec, sets)
+        assert len(runs) == expected, (name, profile)
+        configs = [{k: v for k, v in _flat(to_dict(r.config)).items()} for r in runs]
+        keys = [study.key_of(c) for c in configs]
+        assert all(k is not None for k in keys), f"{name} ({profile}): a run is not a cell of {study.figure}"
+        match = study.match(sorted(set(keys), key=study.sort_key))
+        unmatched = [k for k, pk in match.paper_key.items() if pk is None]
+        assert not unmatched, f"{name} ({profile}): cells without a published counterpart: {unmatched}"
+        if profile == "quick":
+            assert spec.name == f"{name}_quick"
+            assert {c["model.backbone"] for c in configs} == {"convnet"}
+            assert max(c["optim.epochs"] for c in configs) <= 4
+
+
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = json.dumps(v) if isinstance(v, (list, tuple)) else v
+    return out
+
+
+def test_the_quick_profile_is_chosen_by_set_profile_in_a_dry_run(tmp_path):
+    proc = cli("bench_ssl.sweep", SWEEPS / "temperature.yaml", "--dry-run", "--set", "profile=quick",
+               "--set", "data.root=x.tar.gz", "--set", f"output.root={tmp_path}", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "6 runs:" in proc.stdout and "method.temperature" in proc.stdout
+
+
+# ------------------------------------------------------------------------------ synthetic sweeps (no training)
+
+
+def fake_sweep(root: Path, sweep_file: Path, profile=None, value=None, pending=(), failed=(), device="cpu (x86_64, 2 threads)",
+               wall_s=10.0) -> tuple[Path, list]:
+    """A sweep folder as the driver and the runs leave it, with chosen results: `value(run)` (a fraction) for
+    finished runs, no folder for `pending` run indices, a traceback for `failed` ones."""
+    spec = load_sweep(sweep_file, profile)
+    runs = expand(spec, ["data.root=cifar10-jpg.tar.gz", f"output.root={root}"])
+    sweep_dir = root / spec.name
+    sweep_dir.mkdir(parents=True)
+    write_manifest(sweep_dir, spec, runs, varying_keys(runs))
+    for r in runs:
+        if r.index in pending:
+            continue
+        d = sweep_dir / r.run_id
+        d.mkdir()
+        (d / "config.yaml").write_text(dump_yaml(r.config))
+        if r.index in failed:
+            (d / "traceback.txt").write_text("Traceback (most recent call last):\nRuntimeError: loss is NaN\n")
+            continue
+        v = value(r) if value else 0.3
+        epochs = [{"epoch": e, "loss": 5 - 0.1 * e, "knn_top1": v - 0.1 + 0.03 * e} for e in (1, 2)]
+        (d / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in epochs))
+        (d / "result.json").write_text(json.dumps({
+            "run_id": r.run_id, "linear_top1": v, "linear_top5": 0.9, "knn_top1": v - 0.05, "wall_time_s": wall_s,
+            "train_time_s": wall_s * 0.8, "device": device, "hostname": "node1", "git_commit": "0123abc", "seed": r.config.seed,
+            "started_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T01:00:00+00:00", "peak_gpu_mem_gb": 2.5,
+            "num_train": 1000, "versions": {"torch": "2.14.1", "python": "3.11.7"}, "config": to_dict(r.config)}))
+    return sweep_dir, runs
+
+
+# our linear top-1 (%) per loss_fn cell, two seeds each (mean ± 1): ranks vs the paper's differ in one swap
+LOSS_OURS = {("nt_xent", False): 40.0, ("nt_logistic", False): 38.0, ("nt_logistic", True): 35.0,
+             ("margin_triplet", False): 34.0, ("margin_triplet", True): 37.0}
+
+
+def _loss_value(run) -> float:
+    m = run.config.method
+    base = LOSS_OURS[(m.loss, m.semi_hard if m.loss != "nt_xent" else False)]
+    return (base + (1.0 if run.config.seed == 0 else -1.0)) / 100
+
+
+def test_agreement_of_a_report_matches_hand_computed_values(tmp_path):
+    sweep_dir, _ = fake_sweep(tmp_path, SWEEPS / "loss_fn.yaml", "quick", _loss_value)
+    r = build(sweep_dir)
+    assert r.known and r.title == "SimCLR Table 4: contrastive loss functions and negative mining"
+    # ours 41, 39, 36, 35, 38 (seed 0 only: the quick profile runs 1 seed) vs the paper's 63.9, 51.6, 57.9, 50.9, 57.5
+    # ranks (5, 4, 2, 1, 3) vs (5, 2, 4, 1, 3): sum d^2 = 8, rho = 1 - 48/120 = 0.6; 7 concordant, 3 discordant: tau 0.4
+    (corr,) = r.correlations
+    assert (corr.n, corr.spearman, corr.kendall) == (5, pytest.approx(0.6), pytest.approx(0.4))
+    assert r.best.agrees and r.best.paper_label == "NT-Xent"
+    assert [c.verdict for c in r.claims] == ["agrees", "agrees", "opposite", "agrees"]
+    assert r.claims[2].ours_delta == pytest.approx(-3.0) and r.claims[2].paper_delta == pytest.approx(6.3)
+
+
+def test_a_partial_sweep_reports_mean_std_over_seeds_and_marks_missing_cells(tmp_path):
+    # the GPU profile: 5 cells x 3 seeds, seeds outermost; margin triplet + mining (index 4, 9, 14) has no result,
+    # NT-Logistic's seed 2 (index 11) failed
+    sweep_dir, _ = fake_sweep(tmp_path, SWEEPS / "loss_fn.yaml", None, _loss_value, pending={4, 14}, failed={9, 11})
+    r = build(sweep_dir)
+    cells = r.cells.set_index("label")
+    assert cells.loc["Margin Triplet (semi-hard)", "state"] == "missing"
+    # NT-Xent: seeds 0, 1, 2 -> 41, 39, 39: mean 39.67, std 1.155
+    assert cells.loc["NT-Xent", "mean"] == pytest.approx(119 / 3)
+    assert cells.loc["NT-Xent", "std"] == pytest.approx(math.sqrt(4 / 3))
+    assert cells.loc["NT-Logistic", "n_done"] == 2 and cells.loc["NT-Logistic", "n_runs"] == 3
+    # four cells remain: ranks (4, 3, 2, 1) vs (4, 2, 3, 1): rho = 1 - 6*2/60 = 0.8, tau = (5 - 1)/6
+    (corr,) = r.correlations
+    assert (corr.n, corr.spearman, corr.kendall) == (4, pytest.approx(0.8), pytest.approx(4 / 6))
+    assert [c.verdict for c in r.claims] == ["agrees", "n/a", "opposite", "n/a"]
+    assert any("Partial sweep" in n and "2 pending" in n and "2 failed" in n for n in r.notes)
+    assert "Hatched 'n/a': 1 of 5 cells" in r.figure.caption
+    table = r.cell_table.set_index("cell")
+    assert table.loc["NT-Xent", "ours (mean ± std)"] == "39.7 ± 1.2"
+    assert table.loc["Margin Triplet (semi-hard)", "ours (mean ± std)"] == "n/a"
+    runs_table = r.run_table
+    assert (runs_table["status"] == "failed").sum() == 2 and runs_table["note"].str.contains("loss is NaN").sum() == 2
+    out = write_report(sweep_dir, tmp_path / "reports", "html")
+    html = out["html"].read_text()
+    assert "n/a" in html and "Partial sweep" in html and "39.7 ± 1.2" in html
+
+
+def test_a_sweep_that_has_not_started_renders_with_every_cell_missing(tmp_path):
+    sweep_dir, _ = fake_sweep(tmp_path, SWEEPS / "temperature.yaml", "quick", pending=set(range(6)))
+    r = build(sweep_dir)
+    assert (r.cells["state"] == "missing").all() and r.best.paper_label is None
+    assert all(c.verdict == "n/a" for c in r.claims)
+    out = write_report(sweep_dir, tmp_path / "reports", "html")
+    html = out["html"].read_text()
+    assert "6 pending" in html and "Hatched &#x27;n/a&#x27;: 6 of 6 cells" in html and "no cell has both" in html
+
+
+def test_a_partial_7x7_grid_hatches_the_missing_cells_and_counts_gpu_hours(tmp_path):
+    paper = {c.key: c.value for c in STUDIES["aug_grid"].paper()}
+
+    def value(run):
+        v1 = run.config.augment.view1[1:]
+        return paper[(v1[0], v1[0]) if len(v1) == 1 else tuple(v1)] * 0.6 / 100
+
+    pending, failed = set(range(42, 49)), {3}  # the Rotate row not started, Crop -> Sobel failed
+    sweep_dir, _ = fake_sweep(tmp_path, SWEEPS / "aug_grid.yaml", None, value, pending, failed, device="NVIDIA H200",
+                              wall_s=360.0)
+    r = build(sweep_dir)
+    ours_ax = r.figure.figure.axes[0]
+    hatched = [p for p in ours_ax.patches if p.get_hatch()]
+    assert len(hatched) == 8  # 7 + 1 cells marked n/a
+    assert sum(t.get_text() == "n/a" for t in ours_ax.texts) == 8
+    (corr,) = r.correlations
+    assert corr.n == 41 and corr.spearman == pytest.approx(1.0) and corr.kendall == pytest.approx(1.0)
+    assert r.best.agrees and r.best.paper_label == "Crop → Color"
+    env = dict(r.environment)
+    assert env["GPU-hours"].startswith("4.10")  # 41 runs x 360 s on a CUDA device
+    assert env["device"] == "NVIDIA H200" and env["commit"] == "0123abc"
+    assert "Hatched 'n/a': 8 of 49 cells" in r.figure.caption
+
+
+def test_a_sweep_without_a_paper_figure_gets_the_generic_report(tmp_path):
+    sweep_dir, _ = fake_sweep(tmp_path, SWEEPS / "smoke.yaml", None, lambda run: 0.3 + run.config.method.temperature / 10)
+    r = build(sweep_dir)
+    assert not r.known and r.title == "Sweep sweep_smoke" and not r.correlations and len(r.cells) == 4
+    out = write_report(sweep_dir, tmp_path / "reports", "html,pdf")
+    assert "No published figure" in out["html"].read_text()
+    assert out["pdf_pages"][:2] == ["Summary", "Figure"]
+
+
+def test_studies_are_found_by_sweep_name_with_or_without_a_profile_suffix():
+    assert find("moco_queue_quick").name == "moco_queue" and find(None, "aug_grid").name == "aug_grid"
+    assert find("methods") is None and find("sweep_smoke") is None
+
+
+def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+    from bench_ssl.report.__main__ import main
+
+    def error(*args) -> str:
+        assert main([str(a) for a in args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        return err
+
+    assert "does not exist" in error(tmp_path / "nope", "--out", tmp_path)
+    (tmp_path / "empty").mkdir()
+    assert "holds no runs" in error(tmp_path / "empty", "--out", tmp_path)
+    assert "unknown format 'docx'" in error(tmp_path / "empty", "--format", "html,docx")
+    (tmp_path / "file.txt").write_text("x")
+    assert "is not a folder" in error(tmp_path / "file.txt")
+
+
+# ------------------------------------------------------------------------------ a real quick sweep
+
+
+@pytest.fixture(scope="module")
+def real_sweep(cifar_tar, tmp_path_factory):
+    """sweeps/loss_fn.yaml with --profile quick on the real CIFAR-10 tarball (5 runs, ~1-2 min on 2 cores)."""
+    root = tmp_path_factory.mktemp("report_sweep")
+    t0 = time.time()
+    proc = cli("bench_ssl.sweep", SWEEPS / "loss_fn.yaml", "--profile", "quick", "--set", f"data.root={cifar_tar}",
+               "--set", f"output.root={root}", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root / "loss_fn_quick", time.time() - t0
+
+
+def open_in_chromium(html: Path, screenshot: Path, timeout: float = 60) -> dict:
+    """Load the page in headless Chromium over the DevTools protocol; collect console errors, uncaught
+    exceptions, failed loads and every URL requested, check each <img>, and save a full-page screenshot."""
+    import websocket
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y --no-install-recommends chromium)")
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    proc = subprocess.Popen([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                             "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={profile}",
+                             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = Path(profile) / "DevToolsActivePort"
+        deadline = time.time() + timeout
+        while not (port_file.exists() and port_file.read_text().strip()):
+            assert proc.poll() is None, "chromium exited at start"
+            assert time.time() < deadline, "chromium did not open its DevTools port"
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
+        page = next(t for t in targets if t["type"] == "page")
+        ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=timeout, suppress_origin=True)
+        events, ids = [], iter(range(1, 1_000_000))
+
+        def call(method, **params):
+            i = next(ids)
+            ws.send(json.dumps({"id": i, "method": method, "params": params}))
+            while True:
+                msg = json.loads(ws.recv())
+                if msg.get("id") == i:
+                    assert "error" not in msg, msg
+                    return msg["result"]
+                events.append(msg)
+
+        for domain in ("Runtime", "Log", "Page", "Network"):
+            call(f"{domain}.enable")
+        call("Emulation.setDeviceMetricsOverride", width=1200, height=900, deviceScaleFactor=1, mobile=False)
+        call("Page.navigate", url=html.resolve().as_uri())
+        while not any(e.get("method") == "Page.loadEventFired" for e in events):
+            events.append(json.loads(ws.recv()))
+        images = json.loads(call("Runtime.evaluate", returnByValue=True, expression=(
+            "JSON.stringify(Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, "
+            "width: i.naturalWidth, height: i.naturalHeight})))"))["result"]["value"])
+        height = int(call("Page.getLayoutMetrics")["cssContentSize"]["height"])
+        shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                    clip={"x": 0, "y": 0, "width": 1200, "height": height, "scale": 1})
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
+        try:
+            call("Browser.close")
+        except Exception:  # noqa: BLE001 - the browser may close the socket first
+            pass
+        ws.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(profile, ignore_errors=True)
+    errors = [e for e in events if e.get("method") == "Runtime.exceptionThrown"
+              or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
+              or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")]
+    requests = [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
+    return {"errors": errors, "images": images, "requests": requests, "height": height}
+
+
+def test_a_real_quick_sweep_renders_html_and_pdf(real_sweep, tmp_path):
+    import pypdf
+
+    sweep_dir, sweep_s = real_sweep
+    t0 = time.time()
+    proc = cli("bench_ssl.report", sweep_dir, "--out", tmp_path / "reports", "--format", "html,pdf", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    html_path, pdf_path = tmp_path / "reports" / "loss_fn_quick.html", tmp_path / "reports" / "loss_fn_quick.pdf"
+    assert proc.stdout.split() == [str(html_path), str(pdf_path)]
+    report_s = time.time() - t0
+    print(f"\nquick sweep: {sweep_s:.0f} s, report: {report_s:.1f} s")
+
+    html = html_path.read_text()
+    title = "SimCLR Table 4: contrastive loss functions and negative mining"
+    assert f"<h1>{title}</h1>" in html and "Spearman" in html and "Kendall" in html and "Environment" in html
+    assert not re.search(r"""(src|href)=["'](?!data:)""", html), "the HTML refers to an external asset"
+    assert "<script" not in html
+    screenshot = tmp_path / "loss_fn_quick.png"
+    page = open_in_chromium(html_path, screenshot)
+    assert page["errors"] == [], page["errors"]
+    assert [i["alt"] for i in page["images"]] == [title, "Learning curves"]
+    assert all(i["complete"] and i["width"] > 600 and i["height"] > 100 for i in page["images"]), page["images"]
+    assert all(u.startswith(("file://", "data:")) for u in page["requests"]), page["requests"]
+    assert [u for u in page["requests"] if u.startswith("file://")] == [html_path.resolve().as_uri()]
+    assert screenshot.stat().st_size > 20_000 and page["height"] > 1500
+
+    reader = pypdf.PdfReader(pdf_path)
+    texts = [p.extract_text() for p in reader.pages]
+    headings = ["Summary", "Figure", "Cells", "Runs", "Learning curves", "Environment"]
+    assert len(texts) == len(headings)
+    for i, (heading, text) in enumerate(zip(headings, texts), start=1):
+        assert heading in text and f"page {i} of {len(headings)}" in text, (i, heading, text[:300])
+    assert title in texts[1] and "Ours" in texts[1] and "Paper" in texts[1] and "linear top-1 (%)" in texts[1]
+    assert "Figure 1." in texts[1] and "CIFAR-10" in texts[1] and "2 epochs" in texts[1] and "1 seed" in texts[1]
+    assert "Spearman" in texts[0] and "NT-Xent beats NT-Logistic" in texts[0]
+    assert "cpu (x86_64" in texts[5] and "GPU-hours" in texts[5] and "torch" in texts[5]
+    assert all(run in texts[3] for run in (p.name for p in sweep_dir.iterdir() if (p / "result.json").exists()))
+    assert reader.metadata.title.startswith(title)
+
+
+def test_a_real_sweep_with_runs_missing_still_renders_with_the_cells_marked(real_sweep, tmp_path):
+    sweep_dir = tmp_path / "loss_fn_quick"
+    shutil.copytree(real_sweep[0], sweep_dir)
+    done = sorted(p for p in sweep_dir.iterdir() if (p / "result.json").exists())
+    (done[0] / "result.json").unlink()  # interrupted: pending again
+    (done[1] / "result.json").unlink()
+    (done[1] / "traceback.txt").write_text("Traceback (most recent call last):\nRuntimeError: out of memory\n")
+    out = write_report(sweep_dir, tmp_path / "reports", "html,pdf")
+    html = out["html"].read_text()
+    assert "Partial sweep: " in html and "1 pending" in html and "1 failed" in html and "out of memory" in html
+    assert html.count(">n/a<") >= 2 and "Hatched &#x27;n/a&#x27;: 2 of 5 cells" in html
+    assert out["pdf_pages"] == ["Summary", "Figure", "Cells", "Runs", "Learning curves", "Environment"]
