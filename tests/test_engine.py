@@ -14,6 +14,7 @@ import torch
 from bench_ssl.config import load_config, run_id
 from bench_ssl.errors import ConfigError, DatasetError
 from bench_ssl.run import run
+from bench_ssl.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.yaml"
@@ -55,6 +56,22 @@ def test_smoke_run_cli_writes_result_and_skips_when_finished(cifar_tar, tmp_path
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "already finished" in err
     assert (run_dir / "result.json").stat().st_mtime_ns == mtime
+
+
+def test_symmetric_views_are_augmented_in_one_call_yet_each_view_draws_its_own(cifar_tar, tmp_path):
+    cfg = load_config(SMOKE, [f"data.root={cifar_tar}", *TINY])
+    trainer = Trainer(cfg, "views", tmp_path / "a")
+    assert [members for _, members in trainer.view_groups] == [[0, 1]]  # view1 == view2: one call
+    idx = torch.arange(16)
+    v1, v2 = trainer.make_views(idx)
+    assert v1.shape == v2.shape == (16, 3, 32, 32)
+    assert ((v1 - v2).flatten(1).abs().amax(dim=1) > 0.05).all()  # every image's two views differ
+    again = Trainer(cfg, "views", tmp_path / "b").make_views(idx)
+    assert torch.equal(again[0], v1) and torch.equal(again[1], v2)  # same seed, same views
+    asym = Trainer(load_config(SMOKE, [f"data.root={cifar_tar}", *TINY, "augment.view2=[crop]"]), "asym", tmp_path / "c")
+    assert [members for _, members in asym.view_groups] == [[0], [1]]
+    w1, w2 = asym.make_views(idx)
+    assert w1.shape == w2.shape == (16, 3, 32, 32) and not torch.equal(w1, w2)
 
 
 def _weights(run_dir):

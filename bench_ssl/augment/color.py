@@ -94,27 +94,44 @@ class ColorDistortion(Augmentation):
 
     def apply(self, x, params):
         check_images(x)
-        order, jitter = params["order"].to(x.device), per_sample(params["jitter"], x)
-        blend = torch.stack([params[k] for k in ("brightness", "contrast", "saturation")], dim=1).to(x.device, x.dtype)
-        blend = torch.cat((blend, torch.ones_like(blend[:, :1])), dim=1)  # hue slot: blend factor 1 = identity
+        order, jitter = params["order"].to(x.device), params["jitter"].to(x.device).view(-1, 1)
         hue = params["hue"].to(x.device, x.dtype)
-        hue_pos = per_sample((order == HUE).to(torch.uint8).argmax(dim=1), x)
+        before, after = self._blend_coefficients(params, order, jitter, x)
         # Each image applies hue exactly once, so run the blends before it, one hue pass, then the
         # blends after it: 6 cheap blend passes + 1 HSV round trip instead of 4 of each.
-        for pos in range(3):
-            x = self._blend(x, order[:, pos], blend, jitter & (hue_pos > pos))
+        for coef in before:
+            x = self._blend(x, *coef)
         # hue 0 is skipped explicitly: the HSV round trip is not bit-exact, and strength 0 must be.
-        x = torch.where(jitter & (per_sample(hue, x) != 0), adjust_hue(x, hue), x)
-        for pos in range(1, 4):
-            x = self._blend(x, order[:, pos], blend, jitter & (hue_pos < pos))
+        x = torch.where(per_sample(jitter.view(-1), x) & (per_sample(hue, x) != 0), adjust_hue(x, hue), x)
+        for coef in after:
+            x = self._blend(x, *coef)
         return torch.where(per_sample(params["gray"], x), grayscale(x).expand_as(x), x)
 
     @staticmethod
-    def _blend(x: Tensor, op: Tensor, factors: Tensor, active: Tensor) -> Tensor:
-        """brightness/contrast/saturation as torchvision's blend f*x + (1-f)*ref, op chosen per image."""
-        f = per_sample(factors.gather(1, op.view(-1, 1)).squeeze(1), x)
-        f = torch.where(active, f, torch.ones_like(f))  # factor 1 is the exact identity
-        op = per_sample(op, x)
+    def _blend_coefficients(params, order: Tensor, jitter: Tensor, x: Tensor):
+        """All six blend passes' per-image coefficients at once (few, batched ops: the ops are launch-bound).
+
+        brightness/contrast/saturation are torchvision's blend f*x + (1-f)*ref with ref = 0, the mean grey
+        or the grey image, i.e. f*x + g*grey + m*mean(grey) with g = (1-f)[op is saturation] and
+        m = (1-f)[op is contrast]. Inactive slots (no jitter, the hue slot, or the wrong side of hue)
+        get f=1, g=m=0: the exact identity. Returns (before, after): 3 passes each of (f, g, m), (B,1,1,1).
+        """
+        factors = torch.stack([params[k] for k in ("brightness", "contrast", "saturation")], dim=1).to(x.device, x.dtype)
+        factors = torch.cat((factors, torch.ones_like(factors[:, :1])), dim=1)  # hue slot: factor 1 = identity
+        f = factors.gather(1, order)  # (B,4): the factor of the op at each position
+        hue_pos = (order == HUE).to(torch.uint8).argmax(dim=1, keepdim=True)
+        pos = torch.arange(4, device=x.device)
+        active = torch.cat((jitter & (pos[:3] < hue_pos), jitter & (pos[1:] > hue_pos)), dim=1)  # (B,6)
+        op = torch.cat((order[:, :3], order[:, 1:]), dim=1)
+        f = torch.where(active, torch.cat((f[:, :3], f[:, 1:]), dim=1), 1.0)
+        rest = 1.0 - f
+        coef = torch.stack((f, rest * (op == SATURATION), rest * (op == CONTRAST)), dim=0)  # (3,B,6)
+        passes = coef.permute(2, 0, 1).reshape(6, 3, -1, 1, 1, 1).unbind(0)
+        return [p.unbind(0) for p in passes[:3]], [p.unbind(0) for p in passes[3:]]
+
+    @staticmethod
+    def _blend(x: Tensor, f: Tensor, g: Tensor, m: Tensor) -> Tensor:
+        """One blend pass, op chosen per image through its coefficients (see _blend_coefficients)."""
         gray = grayscale(x)
-        ref = torch.where(op == SATURATION, gray, torch.where(op == CONTRAST, gray.mean((1, 2, 3), True), 0.0))
-        return (x * f).add_(ref * (1.0 - f)).clamp_(0.0, 1.0)
+        out = torch.addcmul(x * f, gray, g)
+        return out.addcmul_(gray.mean((1, 2, 3), True), m).clamp_(0.0, 1.0)

@@ -43,6 +43,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cuda", torch.cuda.current_device())
 
 
+def group_views(pipelines: list) -> list[tuple[object, list[int]]]:
+    """[(pipeline, view indices)]: views whose pipelines are configured alike, in first-use order."""
+    groups: dict[str, tuple[object, list[int]]] = {}
+    for k, pipeline in enumerate(pipelines):
+        groups.setdefault(repr(pipeline), (pipeline, []))[1].append(k)
+    return list(groups.values())
+
+
 class Trainer:
     def __init__(self, cfg, run_id: str, run_dir: Path):
         self.cfg, self.run_id, self.run_dir = cfg, run_id, Path(run_dir)
@@ -66,6 +74,7 @@ class Trainer:
         a = cfg.augment
         branches = [build_pipeline(v, {name: a.op_params(name) for name in v}) for v in (a.view1, a.view2)]
         self.pipelines = [branches[i % 2] for i in range(self.method.n_views)]  # views alternate view1, view2
+        self.view_groups = group_views(self.pipelines)
         self.step_fn = torch.compile(self.method.training_step) if cfg.train.compile else self.method.training_step
         n, b = self.data.train_x.shape[0], cfg.optim.batch_size
         self.steps_per_epoch = n // b  # drop_last: every step sees a full batch of negatives
@@ -84,11 +93,21 @@ class Trainer:
         save_checkpoint(self.run_dir, self.run_id, self.method, self.optimizer, self.generators, progress)
 
     def make_views(self, idx: torch.Tensor) -> list[torch.Tensor]:
-        """Gather the batch (uint8, on the device) and augment it there: one view per pipeline."""
-        x = to_float(self.data.train_x[idx])
-        views = [self.data.normalize(p(x, self.generators["augment"])) for p in self.pipelines]
-        if self.channels_last:
-            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
+        """Gather the batch (uint8, on the device) and augment it there: one view per pipeline.
+
+        Views that share a pipeline (SimCLR's symmetric views) are augmented in one call on the batch
+        repeated: every image still draws its own parameters, and the ops, which are launch-bound at
+        these sizes, launch once instead of once per view.
+        """
+        x = self.data.train_x[idx]
+        views: list = [None] * len(self.pipelines)
+        for pipeline, members in self.view_groups:
+            batch = x.repeat(len(members), 1, 1, 1) if len(members) > 1 else x
+            out = self.data.normalize(pipeline(to_float(batch), self.generators["augment"]))
+            if self.channels_last:
+                out = out.contiguous(memory_format=torch.channels_last)
+            for k, view in zip(members, out.chunk(len(members))):
+                views[k] = view
         return views
 
     def optimize(self, views: list[torch.Tensor], labels: torch.Tensor, idx: torch.Tensor, step: int) -> tuple[torch.Tensor, float]:
