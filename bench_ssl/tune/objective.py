@@ -83,7 +83,8 @@ class Objective:
             if step not in reported:
                 trial.report(float(value), step)
                 reported.add(step)
-            if trial.should_prune():
+            # after the last epoch there is nothing left to save: the trial completes with its value
+            if step < cfg.optim.epochs and trial.should_prune():
                 raise pruned(self._reason(trial, step, value, cfg.optim.epochs, replay))
 
         def on_epoch(record: dict) -> None:
