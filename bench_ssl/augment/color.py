@@ -94,21 +94,20 @@ class ColorDistortion(Augmentation):
 
     def apply(self, x, params):
         check_images(x)
-        order, jitter = params["order"].to(x.device), params["jitter"].to(x.device).view(-1, 1)
-        hue = params["hue"].to(x.device, x.dtype)
-        before, after = self._blend_coefficients(params, order, jitter, x)
+        jitter, hue = per_sample(params["jitter"], x), params["hue"].to(x.device, x.dtype)
+        before, after = self._blend_coefficients(params, x)
         # Each image applies hue exactly once, so run the blends before it, one hue pass, then the
         # blends after it: 6 cheap blend passes + 1 HSV round trip instead of 4 of each.
         for coef in before:
             x = self._blend(x, *coef)
         # hue 0 is skipped explicitly: the HSV round trip is not bit-exact, and strength 0 must be.
-        x = torch.where(per_sample(jitter.view(-1), x) & (per_sample(hue, x) != 0), adjust_hue(x, hue), x)
+        x = torch.where(jitter & (per_sample(hue, x) != 0), adjust_hue(x, hue), x)
         for coef in after:
             x = self._blend(x, *coef)
         return torch.where(per_sample(params["gray"], x), grayscale(x).expand_as(x), x)
 
     @staticmethod
-    def _blend_coefficients(params, order: Tensor, jitter: Tensor, x: Tensor):
+    def _blend_coefficients(params, x: Tensor):
         """All six blend passes' per-image coefficients at once (few, batched ops: the ops are launch-bound).
 
         brightness/contrast/saturation are torchvision's blend f*x + (1-f)*ref with ref = 0, the mean grey
@@ -116,6 +115,7 @@ class ColorDistortion(Augmentation):
         m = (1-f)[op is contrast]. Inactive slots (no jitter, the hue slot, or the wrong side of hue)
         get f=1, g=m=0: the exact identity. Returns (before, after): 3 passes each of (f, g, m), (B,1,1,1).
         """
+        order, jitter = params["order"].to(x.device), params["jitter"].to(x.device).view(-1, 1)
         factors = torch.stack([params[k] for k in ("brightness", "contrast", "saturation")], dim=1).to(x.device, x.dtype)
         factors = torch.cat((factors, torch.ones_like(factors[:, :1])), dim=1)  # hue slot: factor 1 = identity
         f = factors.gather(1, order)  # (B,4): the factor of the op at each position
