@@ -74,6 +74,20 @@ def test_symmetric_views_are_augmented_in_one_call_yet_each_view_draws_its_own(c
     assert w1.shape == w2.shape == (16, 3, 32, 32) and not torch.equal(w1, w2)
 
 
+
+def test_compiled_augmentation_gives_the_eager_views(cifar_tar, tmp_path):
+    """train.compile fuses the augmentation too; parameters are drawn eagerly, so the views stay the same."""
+    sets = [f"data.root={cifar_tar}", *TINY, "augment.view2=[crop, flip, color, blur, solarize]"]
+    eager = Trainer(load_config(SMOKE, sets), "eager", tmp_path / "a")
+    fused = Trainer(load_config(SMOKE, [*sets, "train.compile=true"]), "fused", tmp_path / "b")
+    assert fused.augment_fn is not fused.augment
+    for start in (0, 16):  # a second batch reuses the compiled graphs and continues the same stream
+        idx = torch.arange(start, start + 16)
+        for a, b in zip(eager.make_views(idx), fused.make_views(idx), strict=True):
+            assert a.shape == b.shape == (16, 3, 32, 32)
+            torch.testing.assert_close(b, a, atol=1e-4, rtol=0)
+
+
 def _weights(run_dir):
     return torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)["model"]
 

@@ -63,8 +63,17 @@ class Pipeline:
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
         check_images(x)
-        for op in self.ops:
-            x = op(x, generator)
+        return self.apply(x, self.sample(x.shape[0], x.shape[-1], generator, x.device))
+
+    def sample(self, n: int, size: int, generator: torch.Generator, device) -> list[dict[str, Tensor]]:
+        """Every op's per-image parameters, drawn in op order (ops keep the image size, and no apply draws,
+        so this is the very stream op-by-op calls would take)."""
+        return [op.sample(n, size, generator, device) for op in self.ops]
+
+    def apply(self, x: Tensor, params: list[dict[str, Tensor]]) -> Tensor:
+        """Deterministic given the parameters: the part `torch.compile` can fuse (see Trainer)."""
+        for op, p in zip(self.ops, params, strict=True):
+            x = op.apply(x, p)
         return x
 
     @property

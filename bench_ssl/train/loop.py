@@ -76,6 +76,11 @@ class Trainer:
         self.pipelines = [branches[i % 2] for i in range(self.method.n_views)]  # views alternate view1, view2
         self.view_groups = group_views(self.pipelines)
         self.step_fn = torch.compile(self.method.training_step) if cfg.train.compile else self.method.training_step
+        # With compile, the augmentation's ~200 small launch-bound ops (parameters drawn eagerly, so the
+        # random stream is unchanged) are fused too: uint8 -> float -> ops -> normalise in a few kernels.
+        self.augment_fn = torch.compile(self.augment, dynamic=False) if cfg.train.compile else self.augment
+        if cuda:
+            torch.backends.cudnn.benchmark = True  # fixed shapes (drop_last): pick the fastest conv kernels once
         n, b = self.data.train_x.shape[0], cfg.optim.batch_size
         self.steps_per_epoch = n // b  # drop_last: every step sees a full batch of negatives
         self.total_steps = self.steps_per_epoch * cfg.optim.epochs
@@ -103,12 +108,16 @@ class Trainer:
         views: list = [None] * len(self.pipelines)
         for pipeline, members in self.view_groups:
             batch = x.repeat(len(members), 1, 1, 1) if len(members) > 1 else x
-            out = self.data.normalize(pipeline(to_float(batch), self.generators["augment"]))
-            if self.channels_last:
-                out = out.contiguous(memory_format=torch.channels_last)
+            params = pipeline.sample(batch.shape[0], batch.shape[-1], self.generators["augment"], batch.device)
+            out = self.augment_fn(pipeline, batch, params)
             for k, view in zip(members, out.chunk(len(members))):
                 views[k] = view
         return views
+
+    def augment(self, pipeline, batch_uint8: torch.Tensor, params: list) -> torch.Tensor:
+        """uint8 batch + drawn parameters -> normalised float views in the step's memory format."""
+        out = self.data.normalize(pipeline.apply(to_float(batch_uint8), params))
+        return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
 
     def optimize(self, views: list[torch.Tensor], labels: torch.Tensor, idx: torch.Tensor, step: int) -> tuple[torch.Tensor, float]:
         """One optimisation step at global step `step`: returns the (detached, float32) loss and the lr used."""
