@@ -74,7 +74,6 @@ def test_symmetric_views_are_augmented_in_one_call_yet_each_view_draws_its_own(c
     assert w1.shape == w2.shape == (16, 3, 32, 32) and not torch.equal(w1, w2)
 
 
-
 def test_compiled_augmentation_gives_the_eager_views(cifar_tar, tmp_path):
     """train.compile fuses the augmentation too; parameters are drawn eagerly, so the views stay the same."""
     sets = [f"data.root={cifar_tar}", *TINY, "augment.view2=[crop, flip, color, blur, solarize]"]
