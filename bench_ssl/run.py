@@ -1,7 +1,8 @@
 """Run one experiment: `python -m bench_ssl.run CONFIG.yaml [--set key=value ...]`, or `run(config)` from Python.
 
-A run lives in `<output.root>/<name>/<run_id>/` (config.yaml, metrics.jsonl, checkpoint.pt, log.txt,
-result.json). A finished run is not repeated; an interrupted one resumes from its checkpoint.
+A run lives in its folder (`bench_ssl.results.RunDir`: `<output.root>/<name>/<run_id>/` with config.yaml,
+metrics.jsonl, checkpoint.pt, log.txt, result.json). A finished run is not repeated; an interrupted one
+resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -18,15 +19,11 @@ from pathlib import Path
 
 from .config import RunConfig, dump_yaml, load_config, run_id
 from .errors import BenchSSLError
-from .output import atomic_write_text
-from .results.lock import LOCK, RunLock
-from .results.status import TRACEBACK
-from .train import RESULT, interrupt, train_and_evaluate
+from .results.lock import RunLock
+from .results.run_dir import RunDir
+from .train import interrupt, train_and_evaluate
 
 log = logging.getLogger("bench_ssl")
-
-def run_dir_of(cfg: RunConfig) -> Path:
-    return Path(cfg.output.root) / cfg.name / run_id(cfg)
 
 
 def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force: bool = False, on_epoch=None) -> dict:
@@ -39,30 +36,28 @@ def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force:
     evaluated); what it raises ends the run (see Trainer.run).
     """
     cfg = load_config(config, overrides)
-    rid = run_id(cfg)
-    run_dir = run_dir_of(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with RunLock(run_dir), _log_to(run_dir / "log.txt"), interrupt.stop_on(signal.SIGTERM, signal.SIGINT):
-        result_path = run_dir / RESULT
-        if result_path.exists() and not force:  # checked under the lock: another process may just have finished it
-            log.info("run %s already finished: %s", rid, result_path)
-            return json.loads(result_path.read_text())
+    run_dir = RunDir.of(cfg).mkdir()
+    rid = run_dir.name  # run_id(cfg), or the name of the v1 folder that holds this very run
+    with RunLock(run_dir.path), _log_to(run_dir.log), interrupt.stop_on(signal.SIGTERM, signal.SIGINT):
+        if run_dir.result.exists() and not force:  # checked under the lock: another process may just have finished it
+            log.info("run %s already finished: %s", rid, run_dir.result)
+            return run_dir.read_result()
         if force:
-            for child in run_dir.iterdir():
-                if child.name not in (LOCK, "log.txt"):
+            for child in run_dir.path.iterdir():
+                if child.name not in (RunDir.LOCK, RunDir.LOG):
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
-        log.info("run %s -> %s", rid, run_dir)
-        atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-        (run_dir / TRACEBACK).unlink(missing_ok=True)
+        log.info("run %s -> %s", rid, run_dir.path)
+        run_dir.write_config(cfg)
+        run_dir.traceback.unlink(missing_ok=True)
         try:
             return train_and_evaluate(cfg, rid, run_dir, on_epoch)
         except interrupt.Interrupted as exc:
             log.info("%s", exc)
             raise
         except Exception as exc:
-            atomic_write_text(run_dir / TRACEBACK, "".join(traceback.format_exception(exc)))
+            run_dir.write_traceback("".join(traceback.format_exception(exc)))
             if not isinstance(exc, BenchSSLError):  # those the caller reports in one line
-                log.error("run %s failed: %s (traceback in %s)", rid, exc, run_dir / TRACEBACK)
+                log.error("run %s failed: %s (traceback in %s)", rid, exc, run_dir.traceback)
             raise
         finally:
             interrupt.clear()
@@ -85,12 +80,20 @@ def _log_to(path: Path):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench_ssl.run", description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="YAML run config, e.g. configs/smoke.yaml")
+    parser.add_argument("config", nargs="?", help="YAML run config, e.g. configs/smoke.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set method.temperature=0.2 (repeatable)")
     parser.add_argument("--force", action="store_true", help="delete any previous result and checkpoint of this run first")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and run id, run nothing")
+    parser.add_argument("--list", nargs="*", metavar="KIND", help="list the components (methods, losses, augmentations, "
+                        "backbones, heads, optimizers, evaluations, studies) with their parameters and defaults")
     args = parser.parse_args(argv)
+    if args.list is not None:
+        from . import registry
+
+        return registry.main(args.list)
+    if args.config is None:
+        parser.error("the config is required (or --list)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         if args.print_config:

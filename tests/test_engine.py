@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.yaml"
 # a smaller run for the crash/resume test: 500 images, 4 epochs, a checkpoint after every epoch
 TINY = ["data.train_per_class=50", "data.test_per_class=20", "optim.batch_size=100", "optim.epochs=4",
-        "output.checkpoint_every=1", "eval.knn_every=0", "eval.linear=false"]
+        "output.checkpoint_every=1", "eval.knn_every=0", "eval.protocols=[knn]"]
 
 
 def cli(*args, cwd=ROOT):

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench_ssl.losses import infonce, negative_cosine, normalized_mse, nt_xent, supcon
+from bench_ssl.losses import SupConParams, infonce, negative_cosine, normalized_mse, nt_xent, supcon
 
 S = 1 / math.sqrt(2)
 
@@ -152,7 +152,8 @@ def test_supcon_gradients_dtype_default_temperature_and_errors():
         z.grad = None
         supcon(z, labels, variant=variant).backward()
         assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
-    assert supcon(z, labels).item() == pytest.approx(supcon(z, labels, 0.1).item())  # default t = 0.1
+    # the default t is the method's one (method.temperature of supcon), declared once in SupConParams
+    assert supcon(z, labels).item() == pytest.approx(supcon(z, labels, SupConParams.temperature).item())
     assert supcon(z.detach().bfloat16(), labels).dtype == torch.float32
     # one view and unique labels: no anchor has a positive; nothing to learn, and no NaN
     single = torch.randn(4, 1, 8, requires_grad=True)
@@ -162,7 +163,7 @@ def test_supcon_gradients_dtype_default_temperature_and_errors():
     f = F.normalize(single.detach()[:, 0], dim=1)
     lse = torch.logsumexp((f @ f.T / 0.1).fill_diagonal_(float("-inf")), dim=1)
     expected = ((lse[0] - f[0] @ f[1] / 0.1) + (lse[1] - f[1] @ f[0] / 0.1)) / 2
-    assert supcon(single, torch.tensor([0, 0, 1, 2])).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert supcon(single, torch.tensor([0, 0, 1, 2]), 0.1).item() == pytest.approx(expected.item(), rel=1e-5)
     with pytest.raises(ValueError, match="must be"):
         supcon(torch.randn(4, 8), labels)
     with pytest.raises(ValueError, match="variant"):

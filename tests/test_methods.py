@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench_ssl.config import load_config
+from bench_ssl.config import load_config, to_dict
 from bench_ssl.errors import ConfigError
 from bench_ssl.losses import infonce
 from bench_ssl.methods import METHODS, build_method
@@ -28,10 +28,13 @@ LABELS = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
 INDEX = torch.tensor([3, 10, 17, 40, 41, 50, 60, 63])
 
 
+KNOBS = {"moco": ["method.queue_size=16", "method.bn_splits=2"], "memory_bank": ["method.num_negatives=16"]}
+TEMPERATURE = ("simclr", "moco", "memory_bank", "end_to_end", "supcon")  # the methods that take method.temperature
+
+
 def tiny_cfg(name, *extra, batch=B):
     return load_config(SMOKE, ["data.root=/unused", f"method.name={name}", f"optim.batch_size={batch}",
-                               "model.head.out_dim=16", "model.head.hidden_dim=32", "method.queue_size=16",
-                               "method.bn_splits=2", *extra])
+                               "model.head.out_dim=16", "model.head.hidden_dim=32", *KNOBS.get(name, []), *extra])
 
 
 def build(name, *extra, num_train=64, num_classes=4, seed=0, batch=B):
@@ -214,7 +217,7 @@ def _constant_projections(method, vector):
 def test_the_three_mechanisms_contrast_against_k_negatives(name, k):
     # identical projections and stored keys make every logit equal, so the loss is log(1 + K): it counts
     # the negatives each query meets (end-to-end: the other B - 1 keys of the batch)
-    method = build(name, "method.queue_size=16", "method.num_negatives=24")
+    method = build(name, *{"moco": ["method.queue_size=16"], "memory_bank": ["method.num_negatives=24"]}.get(name, []))
     v = torch.randn(16)
     _constant_projections(method, v)
     unit = F.normalize(v, dim=0)
@@ -259,7 +262,9 @@ def test_memory_bank_samples_k_distinct_negatives_outside_the_batch():
 
 
 def test_memory_bank_rejects_more_negatives_than_images_outside_a_batch():
-    with pytest.raises(ConfigError, match=r"method.queue_size: 60 negatives .* use at most 56"):
+    with pytest.raises(ConfigError, match=r"method.num_negatives: 60 negatives .* use at most 56"):
+        build("memory_bank", "method.num_negatives=60")
+    with pytest.raises(ConfigError, match=r"method.queue_size: memory_bank takes no 'queue_size'"):  # K is num_negatives
         build("memory_bank", "method.queue_size=60")
     with pytest.raises(ConfigError, match=r"method.num_negatives: 57 .*64 training images - optim.batch_size 8"):
         build("memory_bank", "method.num_negatives=57")
@@ -386,13 +391,18 @@ def test_state_dict_holds_every_stateful_part(name, keys):
     (["method.name=moco", "method.momentum=1.5"], ["method.momentum", "1.5", "[0.0, 1.0]"]),
     (["method.name=moco", "method.loss=nt_logistic"], ["method.loss", "nt_logistic", "simclr"]),
     (["method.loss=infonce"], ["method.loss", "'infonce'", "nt_xent", "moco"]),
-    (["method.queue_size=0"], ["method.queue_size", "0"]),
-    (["method.num_negatives=0"], ["method.num_negatives", "0"]),
-    (["method.bank_momentum=-0.1"], ["method.bank_momentum", "-0.1"]),
-    (["method.supcon_variant=inside"], ["method.supcon_variant", "'inside'", "out, in"]),
-    (["method.predictor_hidden_dim=0"], ["method.predictor_hidden_dim"]),
-    (["method.target_momentum=2"], ["method.target_momentum", "2"]),
-    (["method.target_schedule=linear"], ["method.target_schedule", "cosine, constant"]),
+    (["method.name=moco", "method.queue_size=0"], ["method.queue_size", "0", "out of range"]),
+    (["method.name=memory_bank", "method.num_negatives=0"], ["method.num_negatives", "0", "out of range"]),
+    (["method.name=memory_bank", "method.bank_momentum=-0.1"], ["method.bank_momentum", "-0.1", "out of range"]),
+    (["method.name=supcon", "method.supcon_variant=inside"], ["method.supcon_variant", "'inside'", "out, in"]),
+    (["method.name=byol", "method.predictor_hidden_dim=0"], ["method.predictor_hidden_dim", "out of range"]),
+    (["method.name=byol", "method.target_momentum=2"], ["method.target_momentum", "2", "out of range"]),
+    (["method.name=byol", "method.target_schedule=linear"], ["method.target_schedule", "cosine, constant"]),
+    # a knob the chosen method does not take names the method, what it takes, and who takes the knob
+    (["method.queue_size=0"], ["method.queue_size: simclr takes no 'queue_size'; simclr takes: loss, temperature, "
+                               "normalize", "moco", "got 0"]),
+    (["method.name=byol", "method.temperature=0.2"], ["byol takes no 'temperature'", "predictor_hidden_dim",
+                                                      "target_momentum", "moco"]),
     (["method.name=supervised", "data.stl10_unlabeled=true"], ["data.stl10_unlabeled", "supervised"]),
     (["method.name=mocov2"], ["method.name", "moco", "memory_bank", "end_to_end", "supcon", "supervised", "byol", "simsiam"]),
 ])
@@ -411,7 +421,7 @@ def test_valid_method_configs_load():
     cfg = load_config(SMOKE, ["method.name=moco", "method.queue_size=1024", "method.momentum=0", "method.shuffle_bn=false",
                               "method.bn_splits=3"])  # bn_splits only matters with shuffle_bn
     assert cfg.method.momentum == 0.0
-    assert load_config(SMOKE, ["method.queue_size=1000"]).method.queue_size == 1000  # not moco: no constraint
+    assert "bn_splits" not in to_dict(cfg)["method"]  # and without it, it is not part of the run (nor its id)
     moco = load_config(ROOT / "configs" / "moco_smoke.yaml")
     assert (moco.method.name, moco.method.temperature, moco.model.head.batch_norm) == ("moco", 0.2, False)
     assert "blur" in moco.augment.view1 and moco.optim.schedule == "cosine"
@@ -432,7 +442,9 @@ def test_every_method_lowers_its_loss_on_a_small_synthetic_set(name):
     # worse of the first two epochs.
     x, y = _synthetic()
     n, b, epochs = len(x), 32, 10
-    method = build(name, "method.queue_size=64", "method.temperature=0.2", "optim.lr=0.05", num_train=n, batch=b)
+    knobs = {"moco": ["method.queue_size=64"], "memory_bank": ["method.num_negatives=64"]}.get(name, [])
+    knobs += ["method.temperature=0.2"] if name in TEMPERATURE else []
+    method = build(name, *knobs, "optim.lr=0.05", num_train=n, batch=b)
     opt = build_optimizer(method, method.cfg.optim)
     g = torch.Generator().manual_seed(1)
     per_epoch = []
@@ -453,7 +465,7 @@ def test_every_method_lowers_its_loss_on_a_small_synthetic_set(name):
 
 
 # ------------------------------------------------------------------ the engine on real CIFAR-10
-SMALL = ["data.train_per_class=100", "data.test_per_class=50", "optim.epochs=1", "eval.linear=false", "eval.knn_every=0"]
+SMALL = ["data.train_per_class=100", "data.test_per_class=50", "optim.epochs=1", "eval.protocols=[knn]", "eval.knn_every=0"]
 STEPS = 1000 // 128  # 7 full batches of 128: 896 images seen
 
 
@@ -461,7 +473,7 @@ STEPS = 1000 // 128  # 7 full batches of 128: 896 images seen
     ("simclr", []),
     ("moco", ["method.queue_size=1024", "method.temperature=0.2", "method.momentum=0.99"]),
     ("moco", ["method.queue_size=1024", "method.temperature=0.2", "method.momentum=0"]),
-    ("memory_bank", ["method.queue_size=256", "method.temperature=0.1"]),
+    ("memory_bank", ["method.num_negatives=256", "method.temperature=0.1"]),
     ("end_to_end", ["method.temperature=0.2"]),
     ("supcon", ["method.temperature=0.1"]),
     ("supervised", []),
@@ -499,9 +511,10 @@ def test_every_method_trains_one_epoch_of_the_smoke_config_and_beats_chance(cifa
 
 @pytest.mark.parametrize("name", ["moco", "memory_bank", "byol"])
 def test_a_run_that_crashed_resumes_to_the_same_weights(cifar_tar, tmp_path, monkeypatch, name):
+    knobs = {"moco": ["method.queue_size=200", "method.bn_splits=4"], "memory_bank": ["method.num_negatives=200"]}
     sets = [f"data.root={cifar_tar}", f"method.name={name}", "data.train_per_class=50", "data.test_per_class=20",
-            "optim.batch_size=100", "optim.epochs=2", "output.checkpoint_every=1", "eval.linear=false",
-            "eval.knn_every=0", "method.queue_size=200", "method.bn_splits=4"]
+            "optim.batch_size=100", "optim.epochs=2", "output.checkpoint_every=1", "eval.protocols=[knn]",
+            "eval.knn_every=0", *knobs.get(name, [])]
     config = ROOT / "configs" / ("moco_smoke.yaml" if name == "moco" else "smoke.yaml")
     straight = run(config, [*sets, f"output.root={tmp_path / 'a'}"])
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from bench_ssl.errors import ConfigError
 from bench_ssl.models import build_backbone, build_head
 
 
@@ -24,9 +25,14 @@ def test_resnet_imagenet_stem_kept_without_cifar_stem():
 
 @pytest.mark.parametrize("name,dim", [("resnet34", 512), ("resnet50", 2048), ("convnet", 256)])
 def test_backbone_feature_dims(name, dim):
-    net = build_backbone(name, cifar_stem=True).eval()
+    net = build_backbone(name, **({} if name == "convnet" else {"cifar_stem": True})).eval()  # convnet has no stem option
     assert net.out_dim == dim
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, dim)
+
+
+def test_a_backbone_rejects_a_parameter_it_does_not_take():
+    with pytest.raises(ConfigError, match="unknown key 'model.cifar_stem'.*takes no parameters"):
+        build_backbone("convnet", cifar_stem=True)
 
 
 def test_heads():

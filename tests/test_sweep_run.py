@@ -82,7 +82,7 @@ def test_a_failing_run_does_not_stop_the_others_and_is_retried_only_on_request(c
     spec = tmp_path / "mixed.yaml"
     spec.write_text(f"""name: mixed
 base: {ROOT / 'configs' / 'smoke.yaml'}
-set: {{data.train_per_class: 20, data.test_per_class: 10, optim.batch_size: 50, optim.epochs: 1, eval.linear: false}}
+set: {{data.train_per_class: 20, data.test_per_class: 10, optim.batch_size: 50, optim.epochs: 1, eval.protocols: [knn]}}
 runs: [{{data.root: {cifar_tar}}}, {{data.root: {missing}}}]
 grid: {{method.temperature: [0.2, 0.5]}}
 """)
@@ -136,7 +136,7 @@ def test_a_slurm_job_preempted_mid_run_requeues_and_resumes_from_its_checkpoint(
 
     cfg = load_config(ROOT / "configs" / "smoke.yaml", [
         f"data.root={cifar_tar}", f"output.root={tmp_path}", "data.train_per_class=50", "data.test_per_class=20",
-        "optim.batch_size=50", "optim.epochs=6", "eval.linear=false", "eval.knn_every=0", "output.checkpoint_every=1"])
+        "optim.batch_size=50", "optim.epochs=6", "eval.protocols=[knn]", "eval.knn_every=0", "output.checkpoint_every=1"])
     run_dir = tmp_path / "smoke" / run_id(cfg)
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(dump_yaml(cfg))
@@ -161,7 +161,7 @@ def test_a_slurm_job_preempted_mid_run_requeues_and_resumes_from_its_checkpoint(
 
 def test_ctrl_c_on_the_driver_cancels_its_runs_which_checkpoint_and_resume(cifar_tar, tmp_path):
     sets = ["--set", f"data.root={cifar_tar}", "--set", f"output.root={tmp_path}", "--set", "optim.epochs=6",
-            "--set", "eval.linear=false"]
+            "--set", "eval.protocols=[knn]"]
     sweep_dir = tmp_path / "sweep_smoke"
     driver = sweep_cli(SMOKE_SWEEP, *sets)  # stdin is not a terminal: it cancels without asking
 

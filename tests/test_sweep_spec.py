@@ -57,7 +57,7 @@ def test_derived_values_follow_the_axes():
     assert [r.config.optim.lr for r in runs] == pytest.approx([0.075, 0.15, 0.3])
     assert runs[0].params == {"optim.batch_size": 64, "optim.lr": 0.075}
     # combinations that resolve to the same config are one run
-    assert len(expand(sweep(runs=[{"method.margin": 0.5}, {"method.margin": 0.5}, {"method.margin": 0.2}]))) == 2
+    assert len(expand(sweep(runs=[{"method.temperature": 0.5}, {"method.temperature": 0.5}, {"method.temperature": 0.2}]))) == 2
 
 
 def test_set_and_overrides_apply_to_every_run():

@@ -22,7 +22,7 @@ from bench_ssl.tune.storage import open_storage
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "sweeps" / "tune_smoke.yaml"
 TINY = {"data.train_per_class": 20, "data.test_per_class": 10, "optim.batch_size": 50, "optim.epochs": 2,
-        "eval.knn_every": 1, "eval.linear": False, "output.checkpoint_every": 1}
+        "eval.knn_every": 1, "eval.protocols": ["knn"], "output.checkpoint_every": 1}
 
 
 def tune_cli(*args):

@@ -1,58 +1,34 @@
-"""Batched, per-image-random, sync-free GPU augmentations (SimCLR names), plus a registry.
+"""Batched, per-image-random, sync-free GPU augmentations (SimCLR names), one op per file.
 
-Ops take float (B,3,H,W) images in [0,1] on any device and a `torch.Generator` on that device;
-each image draws its own parameters. `build_pipeline(["crop", "flip", "color"])` is the usual entry.
+Ops take float (B,3,H,W) images in [0,1] on any device and a `torch.Generator` on that device; each image
+draws its own parameters. Each op declares its parameters in its file and registers itself by name
+(`bench_ssl.registry.AUGMENTATIONS`); `build_pipeline(["crop", "flip", "color"])` is the usual entry.
 """
 
 from __future__ import annotations
 
-import difflib
-import inspect
-
 import torch
 from torch import Tensor
 
-from bench_ssl.errors import ConfigError
-
+from ..errors import ConfigError
+from ..params import build
+from ..registry import AUGMENTATIONS
 from ._base import Augmentation, check_images
-from .blur import GaussianBlur
-from .color import ColorDistortion
-from .crop import RandomResizedCrop
-from .cutout import Cutout
-from .flip import HorizontalFlip
-from .noise import GaussianNoise
-from .rotate import RandomRotate90
-from .sobel import Sobel
-from .solarize import Solarize
-
-AUGMENTATIONS: dict[str, type] = {
-    cls.name: cls
-    for cls in (
-        RandomResizedCrop,
-        HorizontalFlip,
-        ColorDistortion,
-        GaussianBlur,
-        Cutout,
-        Sobel,
-        GaussianNoise,
-        RandomRotate90,
-        Solarize,
-    )
-}
 
 
-def build_op(name: str, **kwargs) -> Augmentation:
-    """Instantiate one op by config name; unknown names / kwargs are ConfigErrors that say what is allowed."""
-    cls = AUGMENTATIONS.get(name)
-    if cls is None:
-        close = difflib.get_close_matches(str(name), AUGMENTATIONS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"unknown augmentation '{name}'; allowed: {', '.join(AUGMENTATIONS)}{hint}")
-    allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    bad = sorted(set(kwargs) - set(allowed))
-    if bad:
-        raise ConfigError(f"augmentation '{name}': unknown option(s) {', '.join(bad)}; allowed: {', '.join(allowed)}")
-    return cls(**kwargs)
+def build_op(name: str, params=None, **kwargs) -> Augmentation:
+    """One op by name, from its parameters (`params`, a checked dataclass) or keywords (checked here);
+    unknown names, unknown keywords and impossible values are ConfigErrors that say what is allowed."""
+    entry = AUGMENTATIONS.entry(name)
+    if params is None:
+        allowed = entry.param_names()
+        bad = sorted(set(kwargs) - set(allowed))
+        if bad:
+            raise ConfigError(f"augmentation '{name}': unknown option(s) {', '.join(bad)}; allowed: {', '.join(allowed)}")
+        params = build(entry.params, kwargs, f"augmentation '{name}': ", sep="=")
+    elif kwargs:
+        raise TypeError("build_op takes either params or keywords, not both")
+    return entry.obj(params)
 
 
 class Pipeline:
@@ -84,15 +60,20 @@ class Pipeline:
         return f"Pipeline({self.ops!r})"
 
 
-def build_pipeline(names: list[str], params: dict[str, dict] | None = None) -> Pipeline:
-    """Ops from config names; params[name] holds that op's kwargs (keys must name listed ops)."""
+def build_pipeline(names: list[str], params: dict | None = None) -> Pipeline:
+    """Ops from config names; params[name] is that op's parameters: a checked dataclass (from a run config) or a
+    dict of keywords; keys must name listed ops."""
     params = dict(params or {})
     stray = sorted(set(params) - set(names))
     if stray:
         raise ConfigError(
             f"augmentation params given for {', '.join(stray)}, which is not in the pipeline {list(names)}"
         )
-    return Pipeline([build_op(name, **(params.get(name) or {})) for name in names])
+    ops = []
+    for name in names:
+        given = params.get(name)
+        ops.append(build_op(name, **(given or {})) if given is None or isinstance(given, dict) else build_op(name, given))
+    return Pipeline(ops)
 
 
 def to_float(x_uint8: Tensor) -> Tensor:
@@ -102,12 +83,4 @@ def to_float(x_uint8: Tensor) -> Tensor:
     return x_uint8.to(torch.float32).div_(255.0)
 
 
-__all__ = [
-    "AUGMENTATIONS",
-    "Augmentation",
-    "Pipeline",
-    "build_op",
-    "build_pipeline",
-    "to_float",
-    *(cls.__name__ for cls in AUGMENTATIONS.values()),
-]
+__all__ = ["AUGMENTATIONS", "Augmentation", "Pipeline", "build_op", "build_pipeline", "to_float"]

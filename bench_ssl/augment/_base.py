@@ -7,10 +7,10 @@ CPU and CUDA and the same seed reproduces the same views.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import Tensor
-
-from bench_ssl.errors import ConfigError
 
 # torchvision's rgb_to_grayscale weights (ITU-R 601-2 luma; torchvision writes 0.2989, not 0.299).
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)
@@ -24,24 +24,6 @@ def check_images(x: Tensor) -> None:
         raise ValueError(f"augmentations expect float images in [0,1], got dtype {x.dtype} (use to_float)")
     if x.shape[-1] != x.shape[-2]:
         raise ValueError(f"augmentations assume square images (H == W), got H={x.shape[-2]}, W={x.shape[-1]}")
-
-
-def check_prob(op: str, key: str, p: float) -> float:
-    """Probabilities come from configs, so a bad one is a ConfigError."""
-    if not 0.0 <= float(p) <= 1.0:
-        raise ConfigError(f"augmentation '{op}': {key}={p} must be in [0, 1]")
-    return float(p)
-
-
-def check_range(op: str, key: str, lohi, lo_min: float = float("-inf"), hi_max: float = float("inf")):
-    """A (lo, hi) config pair with lo_min <= lo <= hi <= hi_max."""
-    try:
-        lo, hi = (float(v) for v in lohi)
-    except (TypeError, ValueError):
-        raise ConfigError(f"augmentation '{op}': {key} must be a pair (lo, hi), got {lohi!r}") from None
-    if not lo_min <= lo <= hi <= hi_max:
-        raise ConfigError(f"augmentation '{op}': {key}={lohi!r} must satisfy {lo_min} <= lo <= hi <= {hi_max}")
-    return lo, hi
 
 
 def uniform(shape, lo: float, hi: float, generator: torch.Generator, device) -> Tensor:
@@ -67,9 +49,17 @@ def grayscale(x: Tensor) -> Tensor:
 
 
 class Augmentation:
-    """Base class: subclasses set `name` and implement sample() and apply()."""
+    """Base class: subclasses implement sample() and apply(); `name` is set by the registry.
+
+    An op is built from its parameters (the dataclass it registers with, already checked); their fields are
+    read as attributes (`self.p`)."""
 
     name: str = ""
+
+    def __init__(self, params):
+        self.params = params
+        for f in dataclasses.fields(params):
+            setattr(self, f.name, getattr(params, f.name))
 
     def sample(self, n: int, size: int, generator: torch.Generator, device) -> dict[str, Tensor]:
         """Draw per-sample parameters for n images of side `size` (tensors on `device`)."""
@@ -84,5 +74,5 @@ class Augmentation:
         return self.apply(x, self.sample(x.shape[0], x.shape[-1], generator, x.device))
 
     def __repr__(self) -> str:
-        kw = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        kw = ", ".join(f"{f.name}={getattr(self.params, f.name)!r}" for f in dataclasses.fields(self.params))
         return f"{type(self).__name__}({kw})"

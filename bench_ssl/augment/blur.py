@@ -8,11 +8,14 @@ as two depthwise convolutions with one kernel per image (groups = B*3); torchvis
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from ._base import Augmentation, bernoulli, check_images, check_prob, check_range, per_sample, uniform
+from ..params import param
+from ..registry import AUGMENTATIONS
+from ._base import Augmentation, bernoulli, check_images, per_sample, uniform
 
 
 def kernel_size(size: int, frac: float) -> int:
@@ -29,15 +32,16 @@ def gaussian_kernels(k: int, sigma, dtype, device):
     return torch.softmax(t.div(sigma.to(dtype).view(-1, 1)).pow(2).neg(), dim=1)
 
 
+@dataclass
+class BlurParams:
+    p: float = param(0.5, low=0.0, high=1.0, help="probability of blurring an image")
+    sigma: tuple[float, float] = param((0.1, 2.0), low=0.0, low_open=True, help="each image's sigma ~ U(low, high)")
+    kernel_frac: float = param(0.1, low=0.0, high=1.0, low_open=True, help="kernel side as a fraction of the image's")
+
+
+@AUGMENTATIONS.register("blur", BlurParams)
 class GaussianBlur(Augmentation):
     """Blur each image w.p. p with sigma ~ U(sigma); params 'sigma' (n,) and 'apply' (n,)."""
-
-    name = "blur"
-
-    def __init__(self, p: float = 0.5, sigma=(0.1, 2.0), kernel_frac: float = 0.1):
-        self.p = check_prob(self.name, "p", p)
-        self.sigma = check_range(self.name, "sigma", sigma, lo_min=1e-6)
-        self.kernel_frac = check_prob(self.name, "kernel_frac", kernel_frac)
 
     def sample(self, n, size, generator, device):
         return {"sigma": uniform(n, *self.sigma, generator, device), "apply": bernoulli(n, self.p, generator, device)}

@@ -11,12 +11,14 @@ positions before and after each image's hue slot.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
-from bench_ssl.errors import ConfigError
-
-from ._base import Augmentation, bernoulli, check_images, check_prob, grayscale, per_sample, uniform
+from ..params import param
+from ..registry import AUGMENTATIONS
+from ._base import Augmentation, bernoulli, check_images, grayscale, per_sample, uniform
 
 BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)  # torchvision ColorJitter's op indices
 
@@ -62,18 +64,17 @@ def adjust_hue(x: Tensor, hue: Tensor) -> Tensor:
     return hsv_to_rgb(hsv).clamp_(0.0, 1.0)
 
 
+@dataclass
+class ColorParams:
+    strength: float = param(0.5, low=0.0, help="s: jitter (0.8s, 0.8s, 0.8s, 0.2s); SimCLR's CIFAR-10 value")
+    p: float = param(0.8, low=0.0, high=1.0, help="probability of the jitter")
+    gray_p: float = param(0.2, low=0.0, high=1.0, help="probability of grey afterwards")
+    random_order: bool = param(True, help="each image applies the four jitters in its own random order")
+
+
+@AUGMENTATIONS.register("color", ColorParams)
 class ColorDistortion(Augmentation):
     """SimCLR colour distortion of strength s: jitter(0.8s, 0.8s, 0.8s, 0.2s) w.p. p, then grey w.p. gray_p."""
-
-    name = "color"
-
-    def __init__(self, strength: float = 1.0, p: float = 0.8, gray_p: float = 0.2, random_order: bool = True):
-        if not float(strength) >= 0:
-            raise ConfigError(f"augmentation 'color': strength={strength} must be >= 0")
-        self.strength = float(strength)
-        self.p = check_prob(self.name, "p", p)
-        self.gray_p = check_prob(self.name, "gray_p", gray_p)
-        self.random_order = bool(random_order)
 
     def ranges(self) -> dict[str, tuple[float, float]]:
         """Factor ranges, as torchvision's ColorJitter derives them from (0.8s, 0.8s, 0.8s, 0.2s)."""

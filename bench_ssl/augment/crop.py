@@ -12,23 +12,27 @@ torchvision clamps at the crop edge). Antialiasing is moot: the output is never 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from ._base import Augmentation, check_images, check_range, uniform
+from ..params import param
+from ..registry import AUGMENTATIONS
+from ._base import Augmentation, check_images, uniform
 
 ATTEMPTS = 10  # torchvision's number of tries before falling back
 
 
+@dataclass
+class CropParams:
+    scale: tuple[float, float] = param((0.08, 1.0), low=0.0, high=1.0, low_open=True, help="area fraction ~ U(scale)")
+    ratio: tuple[float, float] = param((3 / 4, 4 / 3), low=0.0, low_open=True, help="log aspect ratio ~ U(log ratio)")
+
+
+@AUGMENTATIONS.register("crop", CropParams)
 class RandomResizedCrop(Augmentation):
     """Crop a random box (area fraction ~ U(scale), log aspect ~ U(log ratio)) and resize back."""
-
-    name = "crop"
-
-    def __init__(self, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
-        self.scale = check_range(self.name, "scale", scale, lo_min=1e-6, hi_max=1.0)
-        self.ratio = check_range(self.name, "ratio", ratio, lo_min=1e-6)
 
     def sample(self, n, size, generator, device):
         """params['box'] = (n,4) [x0, y0, w, h] as fractions of the side; w*h is the area fraction."""

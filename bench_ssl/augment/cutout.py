@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from ._base import Augmentation, bernoulli, check_images, check_prob
+from ..params import param
+from ..registry import AUGMENTATIONS
+from ._base import Augmentation, bernoulli, check_images
 
 
+@dataclass
+class CutoutParams:
+    p: float = param(1.0, low=0.0, high=1.0, help="probability of cutting a square out of an image")
+    size: float = param(0.5, low=0.0, high=1.0, low_open=True, help="side of the square, as a fraction of the image's")
+    fill: float = param(0.0, low=0.0, high=1.0, help="value the square is filled with")
+
+
+@AUGMENTATIONS.register("cutout", CutoutParams)
 class Cutout(Augmentation):
     """Square of side round(size*H) px centred on a uniform pixel, filled with `fill`, w.p. p.
 
     The square covers rows [cy - L//2, cy - L//2 + L) and the same for columns, clipped to the image.
     """
-
-    name = "cutout"
-
-    def __init__(self, size: float = 0.5, fill: float = 0.0, p: float = 1.0):
-        self.size = check_prob(self.name, "size", size)
-        self.fill = check_prob(self.name, "fill", fill)
-        self.p = check_prob(self.name, "p", p)
 
     def side(self, size: int) -> int:
         return round(self.size * size)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from ._base import Augmentation, bernoulli, check_images, check_prob, per_sample
+from dataclasses import dataclass
+
+from ..params import param
+from ..registry import AUGMENTATIONS
+from ._base import Augmentation, bernoulli, check_images, per_sample
 
 
+@dataclass
+class FlipParams:
+    p: float = param(0.5, low=0.0, high=1.0, help="probability of flipping an image")
+
+
+@AUGMENTATIONS.register("flip", FlipParams)
 class HorizontalFlip(Augmentation):
     """Flip each image left-right with probability p; params['apply'] says which."""
-
-    name = "flip"
-
-    def __init__(self, p: float = 0.5):
-        self.p = check_prob(self.name, "p", p)
 
     def sample(self, n, size, generator, device):
         return {"apply": bernoulli(n, self.p, generator, device)}

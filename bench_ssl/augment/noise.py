@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from bench_ssl.errors import ConfigError
+from ..params import param
+from ..registry import AUGMENTATIONS
+from ._base import Augmentation, bernoulli, check_images, per_sample, uniform
 
-from ._base import Augmentation, bernoulli, check_images, check_prob, per_sample, uniform
+
+@dataclass
+class NoiseParams:
+    p: float = param(1.0, low=0.0, high=1.0, help="probability of adding noise to an image")
+    std: float = param(0.1, low=0.0, help="each image's std is drawn from U(0, std)")
 
 
+@AUGMENTATIONS.register("noise", NoiseParams)
 class GaussianNoise(Augmentation):
     """x + std_i * N(0,1), std_i ~ U(0, std), clamped to [0,1], with probability p.
 
     The noise itself is drawn in sample() (params['noise'], (n,3,size,size)) so apply() is
     deterministic and the generator alone fixes the output.
     """
-
-    name = "noise"
-
-    def __init__(self, std: float = 0.1, p: float = 1.0):
-        if not float(std) >= 0:
-            raise ConfigError(f"augmentation 'noise': std={std} must be >= 0")
-        self.std = float(std)
-        self.p = check_prob(self.name, "p", p)
 
     def sample(self, n, size, generator, device):
         return {

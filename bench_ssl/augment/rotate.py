@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from bench_ssl.errors import ConfigError
+from ..errors import ConfigError
+from ..params import join_key, param
+from ..registry import AUGMENTATIONS
+from ._base import Augmentation, bernoulli, check_images, per_sample
 
-from ._base import Augmentation, bernoulli, check_images, check_prob, per_sample
+
+@dataclass
+class RotateParams:
+    p: float = param(1.0, low=0.0, high=1.0, help="probability of rotating an image")
+    angles: tuple[int, ...] = param((0, 90, 180, 270), nonempty=True, help="degrees, multiples of 90, drawn uniformly")
+
+    def check(self, where: str, cfg) -> None:
+        bad = [a for a in self.angles if a % 90]
+        if bad:
+            raise ConfigError(f"{join_key(where, 'angles')}: {list(self.angles)} has {bad[0]}, not a multiple of 90; use some of "
+                              f"0, 90, 180, 270")
 
 
+@AUGMENTATIONS.register("rotate", RotateParams)
 class RandomRotate90(Augmentation):
     """Rotate each image by an angle drawn uniformly from `angles` (degrees, multiples of 90).
 
     Angles are counter-clockwise as displayed, i.e. `torch.rot90(x, angle // 90, dims=(-2, -1))`.
     All rotations are computed and selected per sample with torch.where: no sync, square images.
     """
-
-    name = "rotate"
-
-    def __init__(self, angles=(0, 90, 180, 270), p: float = 1.0):
-        angles = tuple(int(a) for a in angles)
-        if not angles or any(a % 90 for a in angles):
-            raise ConfigError(f"augmentation 'rotate': angles={angles!r} must be a non-empty list of multiples of 90")
-        self.angles = angles
-        self.p = check_prob(self.name, "p", p)
 
     def sample(self, n, size, generator, device):
         """params['quarter_turns'] in {0,1,2,3}; params['apply'] masks the rotation off."""

@@ -6,10 +6,14 @@ written as shifted slices rather than a conv weight, avoiding a host->device cop
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from ._base import Augmentation, bernoulli, check_images, check_prob, grayscale, per_sample
+from ..params import param
+from ..registry import AUGMENTATIONS
+from ._base import Augmentation, bernoulli, check_images, grayscale, per_sample
 
 EPS = 1e-12  # guards the per-image max of an all-flat image
 
@@ -25,13 +29,14 @@ def sobel_magnitude(x):
     return torch.sqrt(gx * gx + gy * gy)
 
 
+@dataclass
+class SobelParams:
+    p: float = param(1.0, low=0.0, high=1.0, help="probability of replacing an image by its edges")
+
+
+@AUGMENTATIONS.register("sobel", SobelParams)
 class Sobel(Augmentation):
     """Replace the image by its edge map, divided by its max (in [0,1]), with probability p."""
-
-    name = "sobel"
-
-    def __init__(self, p: float = 1.0):
-        self.p = check_prob(self.name, "p", p)
 
     def sample(self, n, size, generator, device):
         return {"apply": bernoulli(n, self.p, generator, device)}

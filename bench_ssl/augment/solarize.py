@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from ._base import Augmentation, bernoulli, check_images, check_prob, per_sample
+from dataclasses import dataclass
+
+from ..params import param
+from ..registry import AUGMENTATIONS
+from ._base import Augmentation, bernoulli, check_images, per_sample
 
 
+@dataclass
+class SolarizeParams:
+    p: float = param(0.2, low=0.0, high=1.0, help="probability of solarizing an image")
+    threshold: float = param(0.5, low=0.0, high=1.0, help="pixels at or above it are inverted")
+
+
+@AUGMENTATIONS.register("solarize", SolarizeParams)
 class Solarize(Augmentation):
     """With probability p: x where x < threshold else 1 - x (torchvision's solarize on [0,1])."""
-
-    name = "solarize"
-
-    def __init__(self, p: float = 0.2, threshold: float = 0.5):
-        self.p = check_prob(self.name, "p", p)
-        self.threshold = check_prob(self.name, "threshold", threshold)
 
     def sample(self, n, size, generator, device):
         return {"apply": bernoulli(n, self.p, generator, device)}

@@ -30,10 +30,10 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
 # (a)/(b)/(c) configuration: SimCLR, ResNet-18 with the CIFAR stem, CIFAR-10, batch 512, bf16 (on CUDA)
 FULL = ["optim.epochs=100", "output.progress=false"]
 QUICK = ["model.backbone=convnet", "data.train_per_class=50", "data.test_per_class=20", "optim.batch_size=100",
-         "optim.epochs=100", "eval.linear_max_iter=50", "output.progress=false"]
+         "optim.epochs=100", "eval.linear.max_iter=50", "output.progress=false"]
 # packed runs: a real small run each (data, training, evaluation)
 PACK_FULL = ["optim.epochs=2", "optim.warmup_epochs=0", "eval.knn_every=0", "output.progress=false"]
-PACK_QUICK = [*QUICK[:4], "optim.epochs=1", "optim.warmup_epochs=0", "eval.linear=false", "eval.knn_every=0",
+PACK_QUICK = [*QUICK[:4], "optim.epochs=1", "optim.warmup_epochs=0", "eval.protocols=[knn]", "eval.knn_every=0",
               "output.progress=false"]
 
 

@@ -14,7 +14,6 @@ import time
 
 import torch
 
-from ..eval import linear_eval
 from ..train import Trainer
 from .protocol import peak_memory_gb, reset_peak, sync, timed
 from .standard import standard_loader
@@ -72,8 +71,9 @@ def _compare(trainer: Trainer, workers: int, warmup: int, repeats: int) -> dict:
     # (a) the standard recipe: PIL in DataLoader workers, host-to-device copies every step
     images_np = data.train_x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
     labels_np = data.train_y.cpu().numpy()
-    loader = standard_loader(images_np, labels_np, b, workers, trainer.cfg.augment.color.strength,
-                             data.mean.flatten().tolist(), data.std.flatten().tolist(), pin_memory=device.type == "cuda")
+    loader = standard_loader(images_np, labels_np, batch_size=b, workers=workers, strength=trainer.cfg.augment.color.strength,
+                             mean=data.mean.flatten().tolist(), std=data.std.flatten().tolist(),
+                             pin_memory=device.type == "cuda")
     memory_format = torch.channels_last if trainer.channels_last else torch.contiguous_format
 
     def standard_epoch():
@@ -89,12 +89,11 @@ def _compare(trainer: Trainer, workers: int, warmup: int, repeats: int) -> dict:
     # evaluation at compute speed: features of the un-augmented sets, then the linear protocol
     sync(device)
     t0 = time.perf_counter()
-    train_f, train_y, test_f = trainer.features()
+    ctx = trainer.eval_context()
+    ctx.features()
     sync(device)
     t1 = time.perf_counter()
-    e = trainer.cfg.eval
-    linear_eval(train_f, train_y, test_f, data.test_y, data.num_classes, e.linear_wd, e.holdout, e.linear_solver,
-                e.linear_max_iter, e.linear_epochs, trainer.cfg.seed)
+    trainer.evaluate(["linear"], ctx)
     sync(device)
     t2 = time.perf_counter()
 

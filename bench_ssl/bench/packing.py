@@ -49,5 +49,5 @@ def packing(cfg, ks: list[int]) -> dict:
                          "sequential_wall_s": sequential, "speedup": sequential / seconds if sequential else None})
     best = max(rows, key=lambda r: r["runs_per_hour"])
     run = {"backbone": cfg.model.backbone, "epochs": cfg.optim.epochs, "train_per_class": cfg.data.train_per_class,
-           "linear_eval": cfg.eval.linear}
+           "linear_eval": "linear" in cfg.eval.protocols}
     return {"rows": rows, "best_k": best["k"], "run": run}

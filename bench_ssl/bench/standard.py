@@ -35,7 +35,7 @@ class TwoViews(Dataset):
         return self.transform(img), self.transform(img), int(self.labels[i]), i
 
 
-def standard_loader(images: np.ndarray, labels: np.ndarray, batch_size: int, workers: int, strength: float,
+def standard_loader(images: np.ndarray, labels: np.ndarray, *, batch_size: int, workers: int, strength: float,
                     mean, std, pin_memory: bool) -> DataLoader:
     dataset = TwoViews(images, labels, simclr_transform(images.shape[1], strength, mean, std))
     return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers,

@@ -1,13 +1,17 @@
-"""Typed run configs: load YAML, apply `--set` overrides, validate, and derive the run id."""
+"""Typed run configs: load YAML, apply `--set` overrides in layers, validate, and derive the run id."""
 
 from .load import (
+    apply_layer,
     apply_overrides,
     check_key,
     dump_yaml,
     from_dict,
+    from_raw,
     get_key,
     hashed_dict,
+    key_type,
     load_config,
+    parse_overrides,
     read_yaml,
     run_id,
     set_key,
@@ -28,6 +32,7 @@ from .schema import (
 
 __all__ = [
     "AugmentConfig", "DataConfig", "EvalConfig", "HeadConfig", "MethodConfig", "ModelConfig", "OptimConfig",
-    "OutputConfig", "RunConfig", "TrainConfig", "apply_overrides", "check_key", "dump_yaml", "from_dict", "get_key",
-    "hashed_dict", "load_config", "read_yaml", "run_id", "set_key", "to_dict",
+    "OutputConfig", "RunConfig", "TrainConfig", "apply_layer", "apply_overrides", "check_key", "dump_yaml", "from_dict",
+    "from_raw", "get_key", "hashed_dict", "key_type", "load_config", "parse_overrides", "read_yaml", "run_id", "set_key",
+    "to_dict",
 ]

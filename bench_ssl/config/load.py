@@ -1,26 +1,44 @@
 """YAML -> typed RunConfig, `--set a.b=c` overrides, and the run id.
 
-Unknown keys and wrongly typed values are rejected with the full key path and a suggestion, before any
-work starts. The run id hashes the whole resolved config except where results go (`NOT_HASHED`), so two
-runs that differ in anything that changes the result (temperature, seed, ...) never share a folder.
+Unknown keys, keys the chosen component does not take and wrongly typed values are rejected with the full
+key path and a suggestion, before any work starts. The run id hashes the resolved config, which holds only
+the parameters that apply to the run, minus where results go (`NOT_HASHED`): two runs that differ in anything
+that changes the result never share a folder, and two that differ only in something that cannot change it
+(a knob the method does not read) cannot be written at all.
+
+Overrides come in layers (the base file, a sweep's `set:`, `--set`, a sweep's axes): when a layer switches a
+component (`method.name=moco`, `augment.view1=[crop]`), the parameters earlier layers gave that the new
+component does not take are dropped; within a layer, choices are applied first, so a parameter given with or
+after the switch must apply.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import os
-import types
-import typing
 from pathlib import Path
 
 import yaml
 
 from ..errors import ConfigError
-from .checks import suggest
+from ..params import suggest
+from . import legacy
 from .schema import NOT_HASHED, RunConfig
+from .sections import (
+    allowed_keys,
+    build_section,
+    default_of,
+    dump,
+    is_section,
+    known_keys,
+    registry_keys,
+    switch_fields,
+)
+from .sections import _inner as inner_type
 
 
 def load_config(source: str | os.PathLike | dict | RunConfig | None = None, overrides: list[str] = ()) -> RunConfig:
@@ -28,15 +46,24 @@ def load_config(source: str | os.PathLike | dict | RunConfig | None = None, over
     if isinstance(source, RunConfig):
         raw = to_dict(source)
     elif isinstance(source, dict):
-        raw = source
+        raw = copy.deepcopy(source)
     elif source is None:
         raw = {}
     else:
         raw = read_yaml(source)
     raw = apply_overrides(raw, overrides)
-    cfg = from_dict(RunConfig, raw, "")
+    return from_raw(raw)
+
+
+def from_raw(raw: dict) -> RunConfig:
+    """The validated RunConfig of a plain mapping (a config written by an earlier version is translated)."""
+    if legacy.is_v1(raw):
+        raw = legacy.from_v1(raw)
+    legacy.check_renamed(raw)
+    cfg = build_section(RunConfig, raw, "")
     if cfg.data.root:
         cfg.data.root = str(Path(cfg.data.root).expanduser().resolve())
+    cfg.resolve()
     cfg.check()
     return cfg
 
@@ -59,9 +86,9 @@ def read_yaml(path: str | os.PathLike) -> dict:
     return raw
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply `a.b.c=value` strings (value parsed as YAML) to a nested dict, returning a new dict."""
-    out = copy.deepcopy(raw)
+def parse_overrides(overrides: list[str]) -> list[tuple[str, object]]:
+    """`a.b.c=value` strings -> (key, value) pairs, the value read as YAML."""
+    out = []
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
@@ -70,8 +97,127 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             value = yaml.safe_load(text) if text else ""
         except yaml.YAMLError:
             value = text
-        set_key(out, key.strip(), value)
+        out.append((key.strip(), value))
     return out
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply `a.b.c=value` strings (value parsed as YAML) to a nested dict as one layer; returns a new dict."""
+    return apply_layer(raw, parse_overrides(list(overrides)))
+
+
+def apply_layer(raw: dict, settings) -> dict:
+    """A new dict: `raw` with the (key, value) pairs (or mapping) of one layer set, component choices first; a
+    choice that changes drops what earlier layers gave the old component and the new one does not take."""
+    out = copy.deepcopy(raw)
+    pairs = list(settings.items()) if isinstance(settings, dict) else list(settings)
+    order = sorted(range(len(pairs)), key=lambda i: (_switch_rank(pairs[i][0]), i))  # stable within a rank
+    mine: set[str] = set()  # what this layer set: never dropped, it must apply
+    for key, value in (pairs[i] for i in order):
+        switch = _is_switch(key)
+        before = _effective(out, key) if switch else None
+        set_key(out, key, value)
+        mine.add(key)
+        if switch and before != value:
+            _prune(out, key.rpartition(".")[0], keep=mine)
+    return out
+
+
+def _is_switch(key: str) -> bool:
+    return _switch_rank(key) < 2
+
+
+def _switch_rank(key: str) -> int:
+    """0: a choice of the section itself (method.name, augment.view1), 1: a nested one (simclr's method.loss),
+    2: any other key."""
+    from .sections import list_fields, selectors
+
+    parent, _, leaf = key.rpartition(".")
+    cls = section_class(parent)
+    if cls is None:
+        return 2
+    if leaf in {f.name for f in selectors(cls)} | list_fields(cls):
+        return 0
+    return 1 if leaf in switch_fields(cls) else 2
+
+
+def _effective(raw: dict, key: str):
+    """The value `key` has in `raw`, or its section's default."""
+    try:
+        return get_key(raw, key)
+    except (KeyError, TypeError):
+        parent, _, leaf = key.rpartition(".")
+        cls = section_class(parent)
+        for f in dataclasses.fields(cls):
+            if f.name == leaf:
+                return default_of(f)
+        for sub in _chosen_classes(cls, _section_raw(raw, parent)):
+            for f in dataclasses.fields(sub):
+                if f.name == leaf:
+                    return default_of(f)
+        return None
+
+
+def _chosen_classes(cls, raw: dict) -> list:
+    from .sections import registry_of, selectors
+
+    out = []
+    for f in selectors(cls):
+        reg = registry_of(f)
+        name = raw.get(f.name, default_of(f))
+        if name in reg:
+            sub = reg.entry(name).params
+            out += [sub, *_chosen_classes(sub, raw)]
+    return out
+
+
+def _section_raw(raw: dict, path: str) -> dict:
+    node = raw
+    for part in path.split(".") if path else []:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def _prune(raw: dict, path: str, keep: set[str] = frozenset()) -> None:
+    """Drop the keys of section `path` that belong to components it no longer chooses (but not those in
+    `keep`, dotted keys given by the current layer, nor keys below them)."""
+    cls = section_class(path)
+    node = _section_raw(raw, path)
+    allowed = allowed_keys(cls, node)
+    if allowed is None:
+        return
+    prefix = f"{path}." if path else ""
+    for key in [k for k in node if k in registry_keys(cls) and k not in allowed]:
+        full = prefix + key
+        if full not in keep and not any(k.startswith(full + ".") for k in keep):
+            del node[key]
+
+
+@functools.cache
+def _schema_paths() -> dict[str, type]:
+    """Dotted path of every section -> its class ('' is RunConfig)."""
+    out: dict[str, type] = {}
+
+    def walk(cls, path: str) -> None:
+        out[path] = cls
+        for name, tp in known_keys(cls).items():
+            if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+                if name in _section_fields(cls):
+                    walk(tp, f"{path}.{name}" if path else name)
+
+    walk(RunConfig, "")
+    return out
+
+
+def _section_fields(cls) -> set[str]:
+    from .sections import plain_fields, type_hints
+
+    hints = type_hints(cls)
+    return {f.name for f in plain_fields(cls) if is_section(hints[f.name])}
+
+
+def section_class(path: str):
+    return _schema_paths().get(path)
 
 
 def set_key(raw: dict, key: str, value) -> None:
@@ -97,85 +243,31 @@ def get_key(resolved: dict, key: str):
 
 
 def check_key(key: str, where: str = "") -> None:
-    """Raise ConfigError unless the dotted `key` names a field of the run config."""
+    """Raise ConfigError unless the dotted `key` names a value some run config can have (a field of a
+    section, or a parameter of some component: whether it applies to a run is checked per run)."""
+    key_type(key, where)
+
+
+def key_type(key: str, where: str = ""):
+    """The type of the value at dotted `key` (a section class for a section), or a ConfigError."""
+    legacy.check_renamed_key(key, where)
     cls, done = RunConfig, []
-    for part in key.split("."):
-        if not dataclasses.is_dataclass(cls):
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
             raise ConfigError(f"{where}{key!r}: {'.'.join(done)} is a value, not a section")
-        fields = [f.name for f in dataclasses.fields(cls)]
-        if part not in fields:
+        keys = known_keys(cls)
+        if part not in keys:
             section = ".".join(done) or "the top level"
-            raise ConfigError(f"{where}unknown key {key!r}{suggest(part, fields)}; allowed under {section}: {', '.join(fields)}")
-        cls = typing.get_type_hints(cls)[part]
+            raise ConfigError(f"{where}unknown key {key!r}{suggest(part, keys)}; allowed under {section}: {', '.join(keys)}")
+        cls = inner_type(keys[part])
         done.append(part)
-
-
-def from_dict(cls, raw, path: str):
-    """Recursively convert plain data into dataclass `cls`, checking keys and types."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping of keys, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in raw.items():
-        full = f"{path}.{key}" if path else str(key)
-        if key not in fields:
-            raise ConfigError(
-                f"unknown key {full!r}{suggest(key, fields)}; allowed under {path or 'the top level'}: {', '.join(fields)}"
-            )
-        kwargs[key] = _convert(hints[key], value, full)
-    return cls(**kwargs)
-
-
-def _convert(tp, value, path: str):
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if dataclasses.is_dataclass(tp):
-        return from_dict(tp, value, path)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(inner, value, path)
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{path}: expected a list, got {value!r}")
-        if origin is tuple and len(args) == 2 and args[1] is not Ellipsis:
-            if len(value) != 2:
-                raise ConfigError(f"{path}: expected a [low, high] pair, got {value!r}")
-            return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-        item = args[0]
-        items = [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
-            raise ConfigError(f"{path}: expected an integer, got {value!r}")
-        return int(value)
-    if tp is float:
-        if isinstance(value, str):
-            try:
-                value = float(value)  # YAML reads 1e-6 (no dot) as a string
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: expected a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported config type {tp} at {path}")
+    return cls
 
 
 def to_dict(cfg) -> dict:
-    """Plain nested dict (tuples as lists), ready for YAML/JSON."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+    """Plain nested dict (tuples as lists) of the resolved config: only what applies, ready for YAML/JSON."""
+    return json.loads(json.dumps(dump(cfg)))
 
 
 def hashed_dict(cfg: RunConfig) -> dict:
@@ -198,3 +290,8 @@ def run_id(cfg: RunConfig) -> str:
 
 def dump_yaml(cfg: RunConfig) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def from_dict(cls, raw, path: str):
+    """A section (or any params dataclass) from plain data, checking keys, types and values."""
+    return build_section(cls, raw, path)

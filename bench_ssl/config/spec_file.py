@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
-from .checks import suggest
-from .load import check_key, read_yaml, set_key
+from ..params import suggest
+from .load import apply_layer, check_key, read_yaml
 
 
 def read_spec(source: str | Path | dict, kind: str, top_level: tuple, example: str, profile: str | None = None,
@@ -78,10 +78,13 @@ def read_base(raw: dict, path: Path | None, where: str, kind: str) -> dict:
         if not base_path.is_file():
             raise ConfigError(f"{where}: base config {base_path} does not exist; paths are relative to the {kind} file")
         out = read_yaml(base_path)
-    for key, value in mapping(raw.get("set"), f"{where}: set").items():
+    settings = mapping(raw.get("set"), f"{where}: set")
+    for key in settings:
         check_key(key, f"{where}: set: ")
-        set_key(out, key, value)
-    return out
+    try:
+        return apply_layer(out, settings)  # one layer over the base: a component it switches drops the base's knobs
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: set: {exc}") from None
 
 
 def mapping(value, where: str) -> dict:

@@ -12,6 +12,24 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..params import param
+from ..registry import EVALUATIONS
+
+SOLVERS = ("lbfgs", "sgd")
+
+
+@dataclass
+class LinearParams:
+    solver: str = param("lbfgs", choices=SOLVERS, help="lbfgs: full-batch L-BFGS; sgd: minibatch SGD with nesterov")
+    weight_decays: list[float] = param([0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], low=0.0, nonempty=True,
+                                       help="candidates, chosen on the hold-out")
+    max_iter: int = param(200, low=1, help="L-BFGS iterations (lbfgs)")
+    epochs: int = param(100, low=1, help="epochs (sgd)")
+    holdout: float = param(0.1, low=0.0, high=0.5, low_open=True, help="fraction of the train set that picks the weight decay")
+
+    def inactive(self) -> tuple[str, ...]:
+        return ("epochs",) if self.solver == "lbfgs" else ("max_iter",)
+
 
 @dataclass
 class LinearResult:
@@ -21,8 +39,9 @@ class LinearResult:
     val_top1: dict[float, float]
 
 
-def fit_logistic(x: torch.Tensor, y: torch.Tensor, num_classes: int, weight_decay: float, solver: str = "lbfgs",
-                 max_iter: int = 200, epochs: int = 100, init: tuple | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_logistic(x: torch.Tensor, y: torch.Tensor, num_classes: int, weight_decay: float, *,
+                 solver: str = LinearParams.solver, max_iter: int = LinearParams.max_iter,
+                 epochs: int = LinearParams.epochs, init: tuple | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Minimise mean cross-entropy + weight_decay/2 * ||W||^2; returns (W (D,C), b (C,))."""
     d = x.shape[1]
     w = torch.zeros(d, num_classes, device=x.device) if init is None else init[0].clone()
@@ -81,16 +100,29 @@ def stratified_holdout(y: torch.Tensor, fraction: float, seed: int = 0) -> tuple
 
 
 def linear_eval(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, num_classes: int,
-                weight_decays: list[float], holdout: float = 0.1, solver: str = "lbfgs", max_iter: int = 200,
-                epochs: int = 100, seed: int = 0) -> LinearResult:
+                weight_decays: list[float] | None = None, *, params: LinearParams | None = None, seed: int = 0,
+                **keywords) -> LinearResult:
+    """The protocol on features: `params` (the config section) or keywords of LinearParams (holdout=0.2, ...)."""
+    p = params or LinearParams(**({"weight_decays": list(weight_decays)} if weight_decays is not None else {}), **keywords)
+    solver, max_iter, epochs, holdout, weight_decays = p.solver, p.max_iter, p.epochs, p.holdout, p.weight_decays
     mean, std = train_x.mean(0), train_x.std(0).clamp(min=1e-6)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     fit_idx, val_idx = stratified_holdout(train_y, holdout, seed)
     val_top1, init = {}, None
     for wd in sorted(weight_decays, reverse=True):  # strongest first: each fit warm-starts the next
-        init = fit_logistic(train_x[fit_idx], train_y[fit_idx], num_classes, wd, solver, max_iter, epochs, init, seed)
+        init = fit_logistic(train_x[fit_idx], train_y[fit_idx], num_classes, wd, solver=solver, max_iter=max_iter,
+                            epochs=epochs, init=init, seed=seed)
         val_top1[wd] = topk_accuracy(train_x[val_idx] @ init[0] + init[1], train_y[val_idx], 1)
     best = max(val_top1, key=lambda wd: (val_top1[wd], wd))  # ties: the stronger regulariser
-    w, b = fit_logistic(train_x, train_y, num_classes, best, solver, max_iter, epochs, None, seed)
+    w, b = fit_logistic(train_x, train_y, num_classes, best, solver=solver, max_iter=max_iter, epochs=epochs, seed=seed)
     logits = test_x @ w + b
     return LinearResult(topk_accuracy(logits, test_y, 1), topk_accuracy(logits, test_y, 5), best, val_top1)
+
+
+@EVALUATIONS.register("linear", LinearParams)
+def linear(ctx, p: LinearParams) -> dict:
+    """The linear protocol: logistic regression on frozen features, weight decay chosen on a train hold-out"""
+    train_f, train_y, test_f = ctx.features()
+    r = linear_eval(train_f, train_y, test_f, ctx.data.test_y, ctx.data.num_classes, params=p, seed=ctx.seed)
+    return {"linear_top1": r.top1, "linear_top5": r.top5, "linear_weight_decay": r.weight_decay,
+            "linear_val_top1": {str(k): v for k, v in r.val_top1.items()}}

@@ -14,6 +14,7 @@ import sys
 import time
 from collections import deque
 
+from ..results.run_dir import RunDir
 from .base import EXITED, QUEUED, RUNNING, Job, Launcher
 
 
@@ -54,7 +55,7 @@ class LocalLauncher(Launcher):
             env = dict(os.environ)
             if self.gpus:
                 env["CUDA_VISIBLE_DEVICES"] = str((slot // self.runs_per_gpu) % self.gpus)
-            log = open(job.run_dir / "worker.log", "ab")
+            log = open(RunDir(job.run_dir).worker_log, "ab")
             proc = subprocess.Popen([sys.executable, "-m", "bench_ssl.run", str(job.config_path)], env=env,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)  # Ctrl-C goes to the driver, which decides

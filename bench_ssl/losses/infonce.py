@@ -7,12 +7,24 @@ negatives are obtained: a queue (MoCo), keys sampled from a memory bank, or the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from ..params import param
 
-def infonce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor | None, temperature: float = 0.07,
-            normalize: bool = True) -> torch.Tensor:
+
+@dataclass
+class InfoNCEParams:
+    """The parameters of the three mechanisms' loss (moco, memory_bank and end_to_end take them)."""
+
+    temperature: float = param(0.5, low=0.0, low_open=True, help="tau of the softmax (MoCo: 0.07 v1, 0.2 v2)")
+    normalize: bool = param(True, help="l2-normalise queries and keys (stored keys too) before dot products")
+
+
+def infonce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor | None,
+            temperature: float = InfoNCEParams.temperature, normalize: bool = InfoNCEParams.normalize) -> torch.Tensor:
     """Mean over the N queries of -log softmax([q.k+, q.k-_1..K] / temperature)[0] (positive first).
 
     q, k: (N, D), k[n] the positive key of q[n]; queue: (K, D) negatives shared by all queries, or None

@@ -7,14 +7,28 @@ NT-Xent.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
+
+from ..params import param
 
 VARIANTS = ("out", "in")
 
 
-def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.1, variant: str = "out",
-           normalize: bool = True) -> torch.Tensor:
+@dataclass
+class SupConParams:
+    temperature: float = param(0.5, low=0.0, low_open=True, help="tau of the softmax (SupCon: 0.1)")
+    normalize: bool = param(True, help="l2-normalise the projections")
+    supcon_variant: str = param("out", choices=VARIANTS, help="out = L_out^sup (averaged outside the log), in = L_in^sup")
+
+
+P = SupConParams
+
+
+def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = P.temperature, variant: str = P.supcon_variant,
+           normalize: bool = P.normalize) -> torch.Tensor:
     """Mean over the N*V anchors of the SupCon loss; z: (N, V, D) holds V views of N samples, labels: (N,).
 
     Each anchor's softmax runs over all N*V-1 other samples (itself excluded); its positives are the

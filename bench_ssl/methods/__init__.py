@@ -1,7 +1,6 @@
-"""Self-supervised methods, one file each over a shared base, chosen by name (`method.name`)."""
+"""Self-supervised methods, one file each, registered by name (`method.name`) with the parameters they take."""
 
-# registration order is the order `method.name`'s allowed values are listed in
-from . import simclr, moco, memory_bank, end_to_end, supcon, supervised, byol, simsiam  # noqa: F401, I001
-from .base import METHODS, Method, build_method, register
+from ..registry import METHODS
+from .base import Method, build_method
 
-__all__ = ["METHODS", "Method", "build_method", "register"]
+__all__ = ["METHODS", "Method", "build_method"]

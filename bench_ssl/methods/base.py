@@ -2,8 +2,8 @@
 
 A method sees a list of `n_views` augmented views, the labels (which only supervised methods may use)
 and the dataset indices of the batch (for per-image state such as a memory bank), and returns its loss;
-the engine owns data, augmentation, optimisation and evaluation, so a new method is one small file
-registered by name.
+the engine owns data, augmentation, optimisation and evaluation, so a new method is one small file:
+a params dataclass and a class registered with `@METHODS.register(name, Params)`.
 """
 
 from __future__ import annotations
@@ -12,32 +12,23 @@ import torch
 import torch.nn as nn
 
 from ..models import build_backbone, build_head
-
-METHODS: dict[str, type[Method]] = {}
-
-
-def register(name: str):
-    """Class decorator: make a method selectable as `method.name: <name>` in configs."""
-
-    def wrap(cls):
-        cls.name = name
-        METHODS[name] = cls
-        return cls
-
-    return wrap
+from ..registry import METHODS
 
 
 class Method(nn.Module):
     name = "base"
-    n_views = 2
+    n_views = 2  # views per image (1: view2 does not apply)
+    uses_head = True  # False: model.head does not apply (the method brings its own output layer)
+    needs_labels = False  # True: every training image must have a label
 
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__()
         self.cfg = cfg
+        self.params = cfg.method.params  # this method's own parameters (its params dataclass)
         self.num_train, self.num_classes = num_train, num_classes
-        self.backbone = build_backbone(cfg.model.backbone, cfg.model.cifar_stem)
-        h = cfg.model.head
-        self.head = build_head(h.type, self.backbone.out_dim, h.out_dim, h.hidden_dim, h.layers, h.batch_norm)
+        self.backbone = build_backbone(cfg.model.backbone, cfg.model.params)
+        head = cfg.model.head
+        self.head = build_head(head.type, self.backbone.out_dim, head.params) if self.uses_head else None
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import torch
 
-from ..losses import infonce
-from .base import Method, register
+from ..losses import InfoNCEParams, infonce
+from ..registry import METHODS
+from .base import Method
 
 
-@register("end_to_end")
+@METHODS.register("end_to_end", InfoNCEParams)
 class EndToEnd(Method):
+    """MoCo Fig. 3's end-to-end mechanism: the negatives are the other keys of the batch (K = batch - 1)"""
+
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        m = self.cfg.method
+        m = self.params
         n = views[0].shape[0]
         z = self.project(torch.cat(views[:2]))
-        return infonce(z[:n], z[n:], None, m.temperature, m.normalize)
+        return infonce(z[:n], z[n:], None, temperature=m.temperature, normalize=m.normalize)

@@ -4,21 +4,31 @@ bottleneck MLP (hidden = head out_dim / 4 unless `method.predictor_hidden_dim` i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ..losses import negative_cosine
-from ..models import build_head, head_out_dim
-from .base import Method, register
+from ..models import build_head
+from ..params import param
+from ..registry import METHODS
+from .base import Method
 
 
-@register("simsiam")
+@dataclass
+class SimSiamParams:
+    predictor_hidden_dim: int | None = param(None, low=1, help="none: the head's out_dim / 4 (a bottleneck)")
+
+
+@METHODS.register("simsiam", SimSiamParams)
 class SimSiam(Method):
+    """SimSiam: BYOL without the momentum encoder (a predictor on one branch, a stop-gradient on the other)"""
+
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)
-        h = cfg.model.head
-        dim = head_out_dim(h.type, self.backbone.out_dim, h.out_dim)
-        hidden = cfg.method.predictor_hidden_dim or max(1, dim // 4)
-        self.predictor = build_head("mlp", dim, dim, hidden, 2, True)
+        dim = self.head.out_dim
+        hidden = self.params.predictor_hidden_dim or max(1, dim // 4)
+        self.predictor = build_head("mlp", dim, out_dim=dim, hidden_dim=hidden, layers=2, batch_norm=True)
 
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         z1, z2 = (self.project(v) for v in views[:2])

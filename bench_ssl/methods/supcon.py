@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import torch
 
-from ..losses import supcon
-from .base import Method, register
+from ..losses import SupConParams, supcon
+from ..registry import METHODS
+from .base import Method
 
 
-@register("supcon")
+@METHODS.register("supcon", SupConParams)
 class SupCon(Method):
+    """Supervised contrastive learning: every same-class sample in the batch is a positive too"""
+
+    needs_labels = True
+
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        m = self.cfg.method
+        m = self.params
         n, v = views[0].shape[0], len(views)
         z = self.project(torch.cat(views))  # one forward pass: BN statistics over all views, as in SupCon's code
         z = z.view(v, n, -1).transpose(0, 1)  # (N, V, D)
-        return supcon(z, labels, m.temperature, m.supcon_variant, m.normalize)
+        return supcon(z, labels, temperature=m.temperature, variant=m.supcon_variant, normalize=m.normalize)

@@ -1,31 +1,49 @@
-"""Projection heads: the g(.) of SimCLR, on top of the backbone's features (SimCLR Fig. 8 compares them)."""
+"""Projection heads: the g(.) of SimCLR, on top of the backbone's features (SimCLR Fig. 8 compares them).
+
+Each returns a module with an `out_dim` attribute: the width the loss sees."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn as nn
 
-
-def build_head(kind: str, in_dim: int, out_dim: int = 128, hidden_dim: int | None = None, layers: int = 2,
-               batch_norm: bool = True) -> nn.Module:
-    """`none`: identity (the loss sees the features); `linear`: one Linear; `mlp`: `layers` Linears with
-    ReLU (and BatchNorm if asked) between them."""
-    if kind == "none":
-        return nn.Identity()
-    if kind == "linear":
-        return nn.Linear(in_dim, out_dim)
-    if kind == "mlp":
-        hidden = hidden_dim or in_dim
-        blocks, width = [], in_dim
-        for _ in range(layers - 1):
-            blocks.append(nn.Linear(width, hidden, bias=not batch_norm))
-            if batch_norm:
-                blocks.append(nn.BatchNorm1d(hidden))
-            blocks.append(nn.ReLU(inplace=True))
-            width = hidden
-        blocks.append(nn.Linear(width, out_dim))
-        return nn.Sequential(*blocks)
-    raise ValueError(f"unknown head {kind!r}; allowed: none, linear, mlp")
+from ..params import param
+from ..registry import HEADS
 
 
-def head_out_dim(kind: str, in_dim: int, out_dim: int) -> int:
-    return in_dim if kind == "none" else out_dim
+@dataclass
+class LinearHeadParams:
+    out_dim: int = param(128, low=1, help="width of z")
+
+
+@dataclass
+class MLPHeadParams:
+    hidden_dim: int | None = param(None, low=1, help="width of the hidden layers; none: the backbone's feature width")
+    out_dim: int = param(128, low=1, help="width of z")
+    layers: int = param(2, low=2, help="Linear layers, with ReLU (and BatchNorm) between them")
+    batch_norm: bool = param(True, help="BatchNorm after each hidden Linear")
+
+
+@HEADS.register("none", doc="No head: the loss sees the backbone's features (z = h)")
+def no_head(in_dim: int, p) -> nn.Module:
+    return nn.Identity()
+
+
+@HEADS.register("linear", LinearHeadParams, doc="One Linear layer")
+def linear_head(in_dim: int, p: LinearHeadParams) -> nn.Module:
+    return nn.Linear(in_dim, p.out_dim)
+
+
+@HEADS.register("mlp", MLPHeadParams, doc="`layers` Linear layers with ReLU (and BatchNorm) between them")
+def mlp_head(in_dim: int, p: MLPHeadParams) -> nn.Module:
+    hidden = p.hidden_dim or in_dim
+    blocks, width = [], in_dim
+    for _ in range(p.layers - 1):
+        blocks.append(nn.Linear(width, hidden, bias=not p.batch_norm))
+        if p.batch_norm:
+            blocks.append(nn.BatchNorm1d(hidden))
+        blocks.append(nn.ReLU(inplace=True))
+        width = hidden
+    blocks.append(nn.Linear(width, p.out_dim))
+    return nn.Sequential(*blocks)

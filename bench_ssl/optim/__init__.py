@@ -1,9 +1,11 @@
-"""Optimisers (SGD, LARS, AdamW) and the warm-up + cosine learning-rate schedule."""
+"""Optimizers (SGD, LARS, AdamW: one file each, registered by name for `optim.name`) and the warm-up + cosine
+learning-rate schedule."""
 
 from __future__ import annotations
 
 import torch
 
+from ..registry import OPTIMIZERS
 from .lars import LARS
 from .schedule import lr_at
 
@@ -21,16 +23,10 @@ def param_groups(model: torch.nn.Module, weight_decay: float, exclude_bias_bn: b
 
 
 def build_optimizer(model: torch.nn.Module, optim_cfg) -> torch.optim.Optimizer:
+    """The optimizer `optim_cfg.name` over the model's parameter groups, at the scaled base lr."""
     o = optim_cfg
     groups = param_groups(model, o.weight_decay, o.exclude_bias_bn)
-    lr = o.scaled_lr()
-    if o.name == "lars":
-        return LARS(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay, eta=o.lars_eta)
-    for g in groups:
-        g.pop("lars")
-    if o.name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay)
-    return torch.optim.AdamW(groups, lr=lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    return OPTIMIZERS[o.name](groups, lr=o.scaled_lr(), weight_decay=o.weight_decay, p=o.params)
 
 
-__all__ = ["LARS", "build_optimizer", "lr_at", "param_groups"]
+__all__ = ["LARS", "OPTIMIZERS", "build_optimizer", "lr_at", "param_groups"]

@@ -7,7 +7,18 @@ launches per tensor, which for a ResNet on small images is a visible share of th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+from ..params import param
+from ..registry import OPTIMIZERS
+
+
+@dataclass
+class LARSParams:
+    momentum: float = param(0.9, low=0.0, high=1.0, high_open=True)
+    lars_eta: float = param(0.001, low=0.0, low_open=True, help="trust coefficient: step scaled by eta ||w|| / ||g + wd w||")
 
 
 class LARS(torch.optim.Optimizer):
@@ -42,3 +53,8 @@ class LARS(torch.optim.Optimizer):
             torch._foreach_add_(bufs, grads)
             torch._foreach_add_(params, bufs, alpha=-group["lr"])
         return loss
+
+
+@OPTIMIZERS.register("lars", LARSParams, doc="LARS: SGD with momentum and a per-layer trust ratio (SimCLR's optimizer)")
+def lars(groups: list[dict], lr: float, weight_decay: float, p: LARSParams) -> LARS:
+    return LARS(groups, lr=lr, momentum=p.momentum, weight_decay=weight_decay, eta=p.lars_eta)

@@ -10,8 +10,10 @@ does the same from Python.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from ..output import atomic_write_bytes, atomic_write_text
 from .data import ReportError
 from .report import Report, build
 
@@ -41,21 +43,19 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path = "reports", formats
         from .html import render
 
         path = out_dir / f"{stem}.html"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(render(report), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, render(report))
         written["html"] = path
     if "pdf" in formats:
         from .pdf import write
 
         path = out_dir / f"{stem}.pdf"
-        tmp = path.with_name(path.name + ".tmp")
-        written["pdf_pages"] = write(report, tmp)
-        tmp.replace(path)
+        buf = io.BytesIO()
+        written["pdf_pages"] = write(report, buf)
+        atomic_write_bytes(path, buf.getvalue())
         written["pdf"] = path
     if "png" in formats:
         path = out_dir / f"{stem}.png"
-        path.write_bytes(report.figure.png)
+        atomic_write_bytes(path, report.figure.png)
         written["png"] = path
     return written
 

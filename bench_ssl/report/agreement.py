@@ -79,12 +79,14 @@ def best_setting(labels: list[str], ours, paper, paper_overall: tuple[str, float
     keep = np.isfinite(a) & np.isfinite(b)
     overall = paper_overall[0] if paper_overall else None
     if not keep.any():
-        return Best(None, math.nan, None, math.nan, None, 0, overall)
+        return Best(paper_label=None, paper_value=math.nan, ours_label=None, ours_value=math.nan, rank_in_ours=None,
+                    n=0, paper_overall_label=overall)
     idx = np.flatnonzero(keep)
     p = idx[np.argmax(b[idx])]
     o = idx[np.argmax(a[idx])]
     rank = 1 + int(np.sum(a[idx] > a[p]))  # competition ranking: ties share the better rank
-    return Best(labels[p], float(b[p]), labels[o] if a[o] > a[p] else labels[p], float(a[o]), rank, int(keep.sum()), overall)
+    return Best(paper_label=labels[p], paper_value=float(b[p]), ours_label=labels[o] if a[o] > a[p] else labels[p],
+                ours_value=float(a[o]), rank_in_ours=rank, n=int(keep.sum()), paper_overall_label=overall)
 
 
 @dataclass

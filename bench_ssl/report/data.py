@@ -3,7 +3,6 @@ the per-epoch learning curves (metrics.jsonl) and the environment the runs recor
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BenchSSLError
-from ..results import load, read_manifest
+from ..results import RunDir, load, read_manifest
 
 METRICS = {"linear_top1": "linear top-1 (%)", "knn_top1": "kNN top-1 (%)"}
 METHODS = {"simclr": "SimCLR", "moco": "MoCo", "memory_bank": "memory bank", "end_to_end": "end-to-end", "supcon": "SupCon",
@@ -58,8 +57,9 @@ def load_sweep(path: str | Path, metric: str | None = None) -> Sweep:
     values = pd.to_numeric(runs[metric], errors="coerce") * 100 if metric in runs else pd.Series(np.nan, index=runs.index)
     runs = runs.assign(value=values.where(runs["status"] == "done"))
     varying = list(manifest.get("varying") or _varying(runs))
-    return Sweep(path, str(manifest.get("name") or path.name), manifest.get("file"), str(manifest.get("description") or ""),
-                 varying, runs, metric, METRICS[metric])
+    return Sweep(path=path, name=str(manifest.get("name") or path.name), file=manifest.get("file"),
+                 description=str(manifest.get("description") or ""), varying=varying, runs=runs, metric=metric,
+                 metric_label=METRICS[metric])
 
 
 def _varying(runs: pd.DataFrame) -> list[str]:
@@ -68,18 +68,11 @@ def _varying(runs: pd.DataFrame) -> list[str]:
 
 
 def curves(run_dir: str | Path) -> list[dict]:
-    """The run's metrics.jsonl (one record per epoch); a line being written right now is skipped."""
-    out = []
+    """The run's metrics (one record per epoch); a line being written right now is skipped."""
     try:
-        text = (Path(run_dir) / "metrics.jsonl").read_text()
-    except (FileNotFoundError, NotADirectoryError):
-        return out
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+        return RunDir(run_dir).read_metrics()
+    except (NotADirectoryError, UnicodeDecodeError):
+        return []
 
 
 def dataset_name(root: str) -> str:

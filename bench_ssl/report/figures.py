@@ -150,7 +150,7 @@ def mark_missing(ax, x: float, y: float, width: float, height: float, text: str 
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
 
 
-def bars(ax, data: list[dict], x_order: list, hue_order: list, hue_colors: dict, ylabel: str, xlabel: str = "",
+def bars(ax, data: list[dict], *, x_order: list, hue_order: list, hue_colors: dict, ylabel: str, xlabel: str = "",
          legend: bool = True) -> None:
     """Grouped bars. data: rows {x, hue, value, err, state, note}; state 'ok', 'missing' (expected, no result:
     hatched 'n/a') or 'note' (the source gives text instead of a number, e.g. 'fail')."""
@@ -187,8 +187,8 @@ def bars(ax, data: list[dict], x_order: list, hue_order: list, hue_colors: dict,
             ax.legend(uniq.values(), uniq.keys(), loc="best")
 
 
-def lines(ax, data: list[dict], x_order: list | None, hue_order: list, hue_colors: dict, ylabel: str, xlabel: str = "",
-          xlog: bool = False, legend: bool = True, separate: tuple = ()) -> None:
+def lines(ax, data: list[dict], *, x_order: list | None, hue_order: list, hue_colors: dict, ylabel: str,
+          xlabel: str = "", xlog: bool = False, legend: bool = True, separate: tuple = ()) -> None:
     """One line per hue over x (categorical positions when x_order is given, numeric otherwise); missing
     points are an 'x' on the axis floor with their note; x values in `separate` (not on the scale of the others,
     e.g. AutoAug among colour strengths) are points, not joined to the line."""
@@ -232,7 +232,7 @@ def lines(ax, data: list[dict], x_order: list | None, hue_order: list, hue_color
         ax.legend(loc="best")
 
 
-def heatmap(ax, values: np.ndarray, missing: np.ndarray, absent: np.ndarray, rows: list[str], cols: list[str],
+def heatmap(ax, values: np.ndarray, *, missing: np.ndarray, absent: np.ndarray, rows: list[str], cols: list[str],
             title: str, xlabel: str, ylabel: str, cbar_label: str, fmt: str = ".1f") -> None:
     """An annotated seaborn heatmap; `missing` cells (expected, no result) are hatched 'n/a', `absent` cells
     (not part of this sweep) are left blank with a dash."""

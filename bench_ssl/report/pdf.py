@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import textwrap
-from pathlib import Path
 
 import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
@@ -178,8 +177,8 @@ def pages(r: Report) -> list[_Page]:
     return out
 
 
-def write(r: Report, path: Path) -> list[str]:
-    """Write the PDF; returns the page headings in order."""
+def write(r: Report, path) -> list[str]:
+    """Write the PDF to `path` (a file name or a binary file object); returns the page headings in order."""
     with figures.style():
         ps = pages(r)
         with PdfPages(path, metadata={"Title": f"{r.title} — {r.sweep.name}", "Creator": generator()}) as pdf:

@@ -82,14 +82,18 @@ def build(sweep_dir: str | Path, metric: str | None = None) -> Report:
     title = f"{study.figure}: {study.title}" if known else f"Sweep {sweep.name}"
     notes = _notes(sweep, study, cells, match)
     fig = study.draw(cells, paper, ctx, match)
-    main = FigureItem(title, _caption(study, known, sweep, s, cells, match), fig, figures.png_bytes(fig),
-                      lambda f: study.draw(cells, paper, ctx, match, fig=f), fig.get_size_inches()[1])
-    curve_figs = _curve_figures(study, sweep, cells)
-    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    main = FigureItem(title=title, caption=_caption(study, known, sweep, s, cells, match), figure=fig,
+                      png=figures.png_bytes(fig), draw=lambda f: study.draw(cells, paper, ctx, match, fig=f),
+                      height_in=fig.get_size_inches()[1])
     study_figs, best_config = _optuna_figures(sweep)
-    return Report(sweep, study, known, title, s, cells, paper, match, corr, best, claims, main, curve_figs,
-                  _cell_table(cells, known, match), _run_table(study, sweep, cells), environment(sweep.runs),
-                  _commands(sweep), notes, generated, study_figs, best_config)
+    return Report(
+        sweep=sweep, study=study, known=known, title=title, caption_setup=s, cells=cells, paper=paper, match=match,
+        correlations=corr, best=best, claims=claims, figure=main, curve_figures=_curve_figures(study, sweep, cells),
+        cell_table=_cell_table(cells, known, match), run_table=_run_table(study, sweep, cells),
+        environment=environment(sweep.runs), commands=_commands(sweep), notes=notes,
+        generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), study_figures=study_figs,
+        best_config=best_config,
+    )
 
 
 def _optuna_figures(sweep: Sweep) -> tuple[list[FigureItem], Path | None]:
@@ -106,7 +110,7 @@ def _optuna_figures(sweep: Sweep) -> tuple[list[FigureItem], Path | None]:
         data = png.read_bytes()
         caption = (f"Optuna's {title[0].lower() + title[1:]} of study {sweep.name} ({n} trial runs in the results "
                    f"store; pruned and failed trials included where Optuna draws them).")
-        out.append(FigureItem(title, caption, None, data, None, 0.0))
+        out.append(FigureItem(title=title, caption=caption, figure=None, png=data, height_in=0.0))
     best = path / BEST_CONFIG
     return out, best if best.exists() else None
 
@@ -236,8 +240,9 @@ def _curve_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[Figu
         caption = ("Per run: the training loss per epoch (left axis) and, where the kNN monitor ran during training, its "
                    "top-1 on the test set (right axis). Panel titles: the cell and the seed; a run with no finished epoch "
                    "shows its status.")
-        out.append(FigureItem(title, caption, fig, png, lambda f, c=chunk, t=title: figures.curves(c, t, fig=f),
-                              fig.get_size_inches()[1]))
+        out.append(FigureItem(title=title, caption=caption, figure=fig, png=png,
+                              draw=lambda f, c=chunk, t=title: figures.curves(c, t, fig=f),
+                              height_in=fig.get_size_inches()[1]))
     return out
 
 

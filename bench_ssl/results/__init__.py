@@ -5,8 +5,9 @@
 
 from .lock import RunLock, RunLocked, owner_alive
 from .manifest import read_manifest, write_manifest
+from .run_dir import RunDir
 from .status import STATUSES, failure_summary, run_status
 from .table import flatten, load
 
-__all__ = ["STATUSES", "RunLock", "RunLocked", "failure_summary", "flatten", "load", "owner_alive", "read_manifest",
-           "run_status", "write_manifest"]
+__all__ = ["STATUSES", "RunDir", "RunLock", "RunLocked", "failure_summary", "flatten", "load", "owner_alive",
+           "read_manifest", "run_status", "write_manifest"]

@@ -58,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         frame.to_parquet(args.out)
         return 0
-    text = frame.to_csv(index=bool(args.pivot)) if args.format == "csv" else frame.to_markdown(index=bool(args.pivot), floatfmt=".4g")
+    if args.format == "csv":
+        text = frame.to_csv(index=bool(args.pivot))
+    else:  # an empty cell: the parameter does not apply to that run (or the run has no result yet)
+        shown = frame.astype(object).where(frame.notna(), None)
+        text = shown.to_markdown(index=bool(args.pivot), floatfmt=".4g", missingval="–")
     if args.out:
         with open(args.out, "w") as f:
             f.write(text + "\n")

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 from ..errors import BenchSSLError
+from .run_dir import RunDir
 
-LOCK = "lock"
+LOCK = RunDir.LOCK
 HEARTBEAT_S = float(os.environ.get("BENCH_SSL_HEARTBEAT_S", 15))
 STALE_AFTER_S = float(os.environ.get("BENCH_SSL_STALE_AFTER_S", 120))
 

@@ -20,8 +20,16 @@ def write_manifest(sweep_dir: Path, spec, runs, varying: list[str]) -> None:
         "description": spec.description,
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "varying": varying,
-        "runs": [{"run_id": r.run_id, "params": r.params, "config": to_dict(r.config)} for r in runs],
+        "runs": [_entry(r) for r in runs],
     })
+
+
+def _entry(run) -> dict:
+    entry = {"run_id": run.run_id, "params": run.params, "config": to_dict(run.config)}
+    folder = getattr(run, "run_dir", None)
+    if folder is not None and folder.name != run.run_id:
+        entry["folder"] = folder.name  # a run written by bench_ssl 0.1 keeps its folder (see RunDir.of)
+    return entry
 
 
 def read_manifest(sweep_dir: Path) -> dict | None:

@@ -2,45 +2,42 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .lock import owner_alive
+from .run_dir import RunDir
 
-RESULT = "result.json"
-TRACEBACK = "traceback.txt"
-PRUNED = "pruned.json"  # written by bench_ssl.tune when an Optuna pruner stopped the run: {"reason": ..., ...}
 STATUSES = ("done", "failed", "running", "pending", "pruned")
 
 
-def run_status(run_dir: Path) -> str:
+def run_status(run_dir: Path | RunDir) -> str:
     """done: result.json written; running: a live process holds the lock; failed: it raised (traceback.txt);
     pending: never started, or stopped without a result (killed, preempted, interrupted) and resumable;
     pruned: stopped early by an Optuna pruner (pruned.json, see `pruned_reason`)."""
-    run_dir = Path(run_dir)
-    if (run_dir / RESULT).exists():
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    if run.result.exists():
         return "done"
-    if owner_alive(run_dir):
+    if owner_alive(run.path):
         return "running"
-    if (run_dir / PRUNED).exists():
+    if run.pruned.exists():
         return "pruned"
-    if (run_dir / TRACEBACK).exists():
+    if run.traceback.exists():
         return "failed"
     return "pending"
 
 
-def pruned_reason(run_dir: Path) -> str:
+def pruned_reason(run_dir: Path | RunDir) -> str:
     """Why the pruner stopped the run (from pruned.json), or ''."""
-    try:
-        return str(json.loads((Path(run_dir) / PRUNED).read_text()).get("reason", ""))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return ""
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    info = run.read_json(run.pruned) or {}
+    return str(info.get("reason", ""))
 
 
-def failure_summary(run_dir: Path) -> str:
+def failure_summary(run_dir: Path | RunDir) -> str:
     """The last line of the run's traceback: the exception and its message."""
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     try:
-        lines = [line for line in (Path(run_dir) / TRACEBACK).read_text().splitlines() if line.strip()]
+        lines = [line for line in run.traceback.read_text().splitlines() if line.strip()]
     except FileNotFoundError:
         return ""
     return lines[-1].strip() if lines else ""

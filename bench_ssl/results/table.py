@@ -6,13 +6,26 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from .manifest import read_manifest
-from .status import RESULT, failure_summary, pruned_reason, run_status
+from .manifest import MANIFEST, read_manifest
+from .run_dir import RunDir
+from .status import failure_summary, pruned_reason, run_status
+
+
+def resolved(config: dict) -> dict:
+    """A config as written; one written by bench_ssl 0.1 (every knob of every method) as the run it describes."""
+    from ..config import from_raw, legacy, to_dict
+    from ..errors import ConfigError
+
+    if not legacy.is_v1(config):
+        return config
+    try:
+        return to_dict(from_raw(config))
+    except (ConfigError, TypeError, ValueError):
+        return config
 
 # result.json fields that are nested or repeat the config: not table columns
-_SKIP = {"config", "versions", "linear_val_top1"}
+_SKIP = {"config", "versions", "linear_val_top1", "protocols"}
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -29,29 +42,30 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _run_dirs(path: Path) -> list[tuple[str, Path]]:
+def _run_dirs(path: Path) -> list[tuple[str, RunDir]]:
     """(sweep name, run folder) under a run folder, a sweep folder, or a results root of sweep folders."""
-    if (path / "config.yaml").exists() or (path / RESULT).exists():
-        return [(path.parent.name, path)]
+    if RunDir(path).is_run():
+        return [(path.parent.name, RunDir(path))]
     children = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    runs = [(path.name, p) for p in children if (p / "config.yaml").exists() or (p / RESULT).exists()]
-    if runs or (path / "sweep.json").exists():
+    runs = [(path.name, RunDir(p)) for p in children if RunDir(p).is_run()]
+    if runs or (path / MANIFEST).exists():
         return runs
     return [pair for child in children for pair in _run_dirs(child)]
 
 
 def _sweep_dirs(path: Path) -> list[Path]:
-    if (path / "sweep.json").exists():
+    if (path / MANIFEST).exists():
         return [path]
-    if (path / "config.yaml").exists():
+    if RunDir(path).is_run():
         return []
-    return [p for p in sorted(path.iterdir()) if p.is_dir() and (p / "sweep.json").exists()] if path.is_dir() else []
+    return [p for p in sorted(path.iterdir()) if p.is_dir() and (p / MANIFEST).exists()] if path.is_dir() else []
 
 
 def load(path: str | Path) -> pd.DataFrame:
     """One row per run under `path` (a run, a sweep or a results folder): `run_id`, `sweep`, `status`
     (done/failed/running/pending/pruned), `error` for failed runs (the pruner's reason for pruned ones), `trial`
-    for runs of an Optuna study, the flattened config (`method.temperature`, ...)
+    for runs of an Optuna study, the flattened config (`method.temperature`, ...: only the parameters that
+    apply to the run, so another method's knob is empty, NaN, in its row; runs written by bench_ssl 0.1 too)
     and every scalar of result.json (`linear_top1`, `knn_top1`, ...). Runs a sweep lists but has not started
     appear as pending."""
     path = Path(path)
@@ -59,18 +73,17 @@ def load(path: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"{path} does not exist; give a results folder, a sweep folder or a run folder")
     rows, seen = [], set()
     for sweep, run_dir in _run_dirs(path):
-        row = {"run_id": run_dir.name, "sweep": sweep, "status": run_status(run_dir), "run_dir": str(run_dir)}
+        row = {"run_id": run_dir.name, "sweep": sweep, "status": run_status(run_dir), "run_dir": str(run_dir.path)}
         if row["status"] == "failed":
             row["error"] = failure_summary(run_dir)
         elif row["status"] == "pruned":
             row["error"] = pruned_reason(run_dir)
-        if (run_dir / "trial.json").exists():  # a run of an Optuna study (bench_ssl.tune): its trial number(s)
-            row["trial"] = ",".join(map(str, json.loads((run_dir / "trial.json").read_text()).get("trials", [])))
-        config_path = run_dir / "config.yaml"
-        if config_path.exists():
-            row.update(flatten(yaml.safe_load(config_path.read_text()) or {}))
+        trial = run_dir.read_json(run_dir.trial)
+        if trial is not None:  # a run of an Optuna study (bench_ssl.tune): its trial number(s)
+            row["trial"] = ",".join(map(str, trial.get("trials", [])))
+        row.update(flatten(run_dir.resolved_config() or {}))
         if row["status"] == "done":
-            result = json.loads((run_dir / RESULT).read_text())
+            result = run_dir.read_result()
             row.update(flatten({k: v for k, v in result.items() if k not in _SKIP}))
             row.update(flatten(result.get("versions", {}), "versions."))
         rows.append(row)
@@ -78,9 +91,10 @@ def load(path: str | Path) -> pd.DataFrame:
     for sweep_dir in _sweep_dirs(path):
         manifest = read_manifest(sweep_dir) or {}
         for entry in manifest.get("runs", []):
-            if (sweep_dir.name, entry["run_id"]) not in seen:
-                rows.append({"run_id": entry["run_id"], "sweep": sweep_dir.name, "status": "pending",
-                             "run_dir": str(sweep_dir / entry["run_id"]), **flatten(entry.get("config", {}))})
+            folder = entry.get("folder", entry["run_id"])  # a v1 folder keeps its name (see RunDir.of)
+            if (sweep_dir.name, folder) not in seen:
+                rows.append({"run_id": folder, "sweep": sweep_dir.name, "status": "pending",
+                             "run_dir": str(sweep_dir / folder), **flatten(resolved(entry.get("config") or {}))})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["run_id", "sweep", "status"])

@@ -10,25 +10,16 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import dump_yaml
 from ..launch import EXITED, QUEUED, RUNNING, Job, make_launcher
-from ..output import atomic_write_text
 from ..results import failure_summary, run_status, write_manifest
 from .display import LiveLine, format_counts, format_table
 from .expand import SweepRun, expand, varying_keys
 from .spec import SweepSpec
 
 
-def run_dir_of(run: SweepRun) -> Path:
-    return Path(run.config.output.root).resolve() / run.config.name / run.run_id
-
-
 def _job(run: SweepRun) -> Job:
-    run_dir = run_dir_of(run)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path = run_dir / "config.yaml"
-    atomic_write_text(config_path, dump_yaml(run.config))
-    return Job(run.run_id, run_dir, config_path)
+    run_dir = run.run_dir.mkdir()
+    return Job(run.run_id, run_dir.path, run_dir.write_config(run.config))
 
 
 def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False, retry_failed: bool = False,
@@ -38,12 +29,12 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
     for run in runs:  # absolute output paths: workers and Slurm jobs may start elsewhere
         run.config.output.root = str(Path(run.config.output.root).resolve())
     varying = varying_keys(runs)
-    statuses = {r.run_id: run_status(run_dir_of(r)) for r in runs}
+    statuses = {r.run_id: run_status(r.run_dir) for r in runs}
     if dry_run:
         print(format_table(runs, statuses, varying), file=out)
         print(f"\n{len(runs)} runs: {format_counts(_count(statuses.values()))}", file=out)
         return 0
-    sweep_dir = run_dir_of(runs[0]).parent
+    sweep_dir = runs[0].run_dir.sweep_dir
     write_manifest(sweep_dir, spec, runs, varying)
     todo = [r for r in runs if statuses[r.run_id] == "pending" or (retry_failed and statuses[r.run_id] == "failed")]
     foreign = {r.run_id: r for r in runs if statuses[r.run_id] == "running"}
@@ -62,7 +53,7 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
         while True:
             lstates = launcher.states()
             for rid, run in list(foreign.items()):
-                status = run_status(run_dir_of(run))
+                status = run_status(run.run_dir)
                 if status == "pending":  # its owner died: ours now
                     launcher.start([_job(run)])
                     del foreign[rid]
@@ -77,7 +68,7 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
                     current[r.run_id] = "running"
                     started.setdefault(r.run_id, time.time())
                 else:
-                    current[r.run_id] = run_status(run_dir_of(r))
+                    current[r.run_id] = run_status(r.run_dir)
                     if state == EXITED and r.run_id in started and r.run_id not in timed:
                         durations.append(time.time() - started[r.run_id])
                         timed.add(r.run_id)
@@ -89,7 +80,7 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
     except KeyboardInterrupt:
         live.close()
         _on_ctrl_c(launcher, err)
-        statuses = {r.run_id: run_status(run_dir_of(r)) for r in runs}
+        statuses = {r.run_id: run_status(r.run_dir) for r in runs}
     live.close()
     return _summary(spec, runs, statuses, err)
 
@@ -143,9 +134,9 @@ def _summary(spec: SweepSpec, runs: list[SweepRun], statuses: dict[str, str], er
     counts = _count(statuses.values())
     print(f"sweep {spec.name}: {format_counts(counts)} (of {len(runs)})", file=err)
     for r in runs:
-        run_dir = run_dir_of(r)
+        run_dir = r.run_dir
         if statuses[r.run_id] == "failed":
-            print(f"  failed  {r.run_id}: {failure_summary(run_dir)}  [{run_dir / 'traceback.txt'}]", file=err)
+            print(f"  failed  {r.run_id}: {failure_summary(run_dir)}  [{run_dir.traceback}]", file=err)
         elif statuses[r.run_id] == "pending":
             print(f"  not finished  {r.run_id}: interrupted or not started; run the sweep again to resume it", file=err)
         elif statuses[r.run_id] == "running":
@@ -155,4 +146,4 @@ def _summary(spec: SweepSpec, runs: list[SweepRun], statuses: dict[str, str], er
     return 0 if counts.get("done", 0) == len(runs) else 1
 
 
-__all__ = ["run_dir_of", "run_sweep"]
+__all__ = ["run_sweep"]

@@ -8,10 +8,13 @@ import itertools
 import json
 from dataclasses import dataclass
 
-from ..config import RunConfig, apply_overrides, get_key, load_config, run_id, set_key, to_dict
+from ..config import RunConfig, apply_layer, apply_overrides, from_raw, get_key, run_id, to_dict
 from ..errors import ConfigError
+from ..results.run_dir import RunDir
 from .expr import evaluate
 from .spec import SweepSpec
+
+_ABSENT = object()
 
 
 @dataclass
@@ -21,11 +24,43 @@ class SweepRun:
     config: RunConfig
     run_id: str
 
+    @property
+    def run_dir(self) -> RunDir:
+        """Its folder (found once: a v1 folder of the same run keeps its name)."""
+        if "_run_dir" not in self.__dict__:
+            self.__dict__["_run_dir"] = RunDir.of(self.config)
+        return self.__dict__["_run_dir"]
+
+    def value(self, key: str):
+        """The resolved value of a dotted config key, or _ABSENT when it does not apply to this run."""
+        try:
+            return get_key(self.resolved, key)
+        except (KeyError, TypeError):
+            return _ABSENT
+
+    @property
+    def resolved(self) -> dict:
+        if "_resolved" not in self.__dict__:
+            self.__dict__["_resolved"] = to_dict(self.config)
+        return self.__dict__["_resolved"]
+
+
+def run_entries(spec: SweepSpec) -> list[dict]:
+    """The `runs:` axis with each entry's own `grid:` expanded (`{method.name: moco, grid: {method.queue_size:
+    [256, 4096]}}` is two runs), so a sweep over methods says per method what it sets."""
+    out = []
+    for entry in spec.runs or [{}]:
+        inner = entry.get("grid") or {}
+        fixed = {k: v for k, v in entry.items() if k != "grid"}
+        keys = list(inner)
+        out += [{**fixed, **dict(zip(keys, values))} for values in itertools.product(*inner.values())]
+    return out
+
 
 def combinations(spec: SweepSpec) -> list[dict]:
     """Axis values of every combination, before exclusions: seeds outermost, the grid varying fastest,
     so a partial sweep has covered every cell once before it repeats seeds."""
-    axes = [[{"seed": s} for s in spec.seeds] or [{}], spec.runs or [{}]]
+    axes = [[{"seed": s} for s in spec.seeds] or [{}], run_entries(spec)]
     for group in spec.zip:
         n = len(next(iter(group.values())))
         axes.append([{k: v[i] for k, v in group.items()} for i in range(n)])
@@ -59,15 +94,13 @@ def expand(spec: SweepSpec, overrides: list[str] = ()) -> list[SweepRun]:
     runs, seen = [], set()
     for params in combinations(spec):
         where = f"{spec.where}: run ({_describe(params)})"
-        raw = copy.deepcopy(base)
-        for key, value in params.items():
-            set_key(raw, key, value)
+        raw = _layer(base, params, where)  # the run's axes: one layer over the base (a switch drops the base's knobs)
         cfg = _load(raw, where, params)
         if spec.derived:
             params = dict(params)
             for key, expr in spec.derived.items():
                 value = evaluate(expr, to_dict(cfg), f"{spec.where}: derived {key}")
-                set_key(raw, key, value)
+                raw = _layer(raw, {key: value}, where)
                 params[key] = value
                 cfg = _load(raw, where, params)
         if _excluded(spec, to_dict(cfg), spec.where):
@@ -82,9 +115,16 @@ def expand(spec: SweepSpec, overrides: list[str] = ()) -> list[SweepRun]:
     return runs
 
 
+def _layer(raw: dict, params: dict, where: str) -> dict:
+    try:
+        return apply_layer(raw, params)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def _load(raw: dict, where: str, params: dict) -> RunConfig:
     try:
-        return load_config(raw)
+        return from_raw(copy.deepcopy(raw))
     except ConfigError as exc:
         msg = str(exc)
         axis = next((k for k in params if msg.startswith(k) or f"'{k}'" in msg), None)

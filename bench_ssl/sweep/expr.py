@@ -11,7 +11,7 @@ import ast
 import math
 import operator
 
-from ..config.checks import suggest
+from ..params import suggest
 from ..errors import ConfigError
 
 FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": round, "int": int, "float": float, "len": len,
@@ -90,7 +90,20 @@ class _Evaluator:
         value = self.config
         for i, part in enumerate(key.split(".")):
             if not isinstance(value, dict) or part not in value:
+                if _schema_key(key):  # a parameter of a component this run does not choose (queue_size for simclr)
+                    self.fail(f"{key!r} does not apply to this run (its components do not take it); test the choice "
+                              f"first, e.g. \"method.name == 'moco' and method.queue_size > 1024\"")
                 options = list(value) if isinstance(value, dict) else []
                 self.fail(f"{key!r} is not a config key{suggest(part, options)}")
             value = value[part]
         return value
+
+
+def _schema_key(key: str) -> bool:
+    from ..config import check_key
+
+    try:
+        check_key(key)
+    except ConfigError:
+        return False
+    return True

@@ -5,7 +5,8 @@
     set: {optim.epochs: 1}         # overrides of the base, dotted keys
     grid: {method.temperature: [0.1, 0.5], augment.color.strength: [0.5, 1.0]}   # Cartesian product
     zip: {optim.batch_size: [256, 512], optim.epochs: [200, 100]}                 # varied together
-    runs: [{model.head.type: none}, {model.head.type: mlp}]                      # an explicit list
+    runs: [{model.head.type: none}, {model.head.type: mlp, grid: {model.head.out_dim: [64, 128]}}]  # a list;
+                                   # an entry's own grid: crosses only that entry (what one method or head takes)
     seeds: 3                       # or [0, 1, 2]: every combination repeated with these seeds
     exclude: ["augment.view1 == augment.view2", {method.temperature: 0.1, optim.batch_size: 512}]
     derived: {optim.lr: "0.3 * optim.batch_size / 256"}
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import check_key, from_dict
-from ..config.checks import check_choice, check_int
+from ..params import check_choice, check_int
 from ..config.spec_file import as_list, mapping, profile_names, read_base, read_spec
 from ..errors import ConfigError
 
@@ -160,8 +161,15 @@ def _check_axes(spec: SweepSpec) -> None:
             sizes = ", ".join(f"{k}: {len(v)}" for k, v in group.items())
             raise ConfigError(f"{spec.where}: zip lists must have equal lengths ({sizes})")
     for i, run in enumerate(spec.runs):
-        for key in run:
-            claim(key, "runs")
+        for key, values in run.items():
+            if key != "grid":
+                claim(key, "runs")
+                continue
+            for inner, options in mapping(values, f"{spec.where}: runs[{i}].grid").items():
+                claim(inner, "runs")
+                if not isinstance(options, list) or not options:
+                    raise ConfigError(f"{spec.where}: runs[{i}].grid axis {inner!r}: give a non-empty list of values, "
+                                      f"got {options!r}")
     if spec.seeds:
         claim("seed", "seeds")
     for key in spec.derived:

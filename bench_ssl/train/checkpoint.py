@@ -14,12 +14,13 @@ from pathlib import Path
 import torch
 
 from ..output import atomic_write_bytes
+from ..results.run_dir import RunDir
 
 log = logging.getLogger("bench_ssl.train")
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT = RunDir.CHECKPOINT
 
 
-def save_checkpoint(run_dir: Path, run_id: str, method, optimizer, generators: dict, progress: dict) -> None:
+def save_checkpoint(run_dir: Path | RunDir, run_id: str, *, method, optimizer, generators: dict, progress: dict) -> None:
     """`progress`: epoch (completed), step (global), batch (done in the current epoch) and, mid-epoch,
     order_epoch_start and partial (loss_sum, seconds)."""
     state = {
@@ -33,12 +34,16 @@ def save_checkpoint(run_dir: Path, run_id: str, method, optimizer, generators: d
     }
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write_bytes(run_dir / CHECKPOINT, buf.getvalue())
+    atomic_write_bytes(_run(run_dir).checkpoint, buf.getvalue())
 
 
-def load_checkpoint(run_dir: Path, run_id: str, method, optimizer, generators: dict) -> dict | None:
+def _run(run_dir) -> RunDir:
+    return run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+
+
+def load_checkpoint(run_dir: Path | RunDir, run_id: str, *, method, optimizer, generators: dict) -> dict | None:
     """Restore state in place and return the saved progress, or None when there is no usable checkpoint."""
-    path = run_dir / CHECKPOINT
+    path = _run(run_dir).checkpoint
     if not path.exists():
         return None
     try:

@@ -20,19 +20,18 @@ import torch
 from tqdm import tqdm
 
 from ..augment import build_pipeline, to_float
-from ..config import to_dict
+from ..config import RunConfig, to_dict
 from ..errors import BenchSSLError, ConfigError
-from ..eval import extract_features, knn_accuracy, linear_eval
+from ..eval import EVALUATIONS, EvalContext
 from ..methods import build_method
 from ..optim import build_optimizer, lr_at
-from ..output import atomic_write_json, environment, read_jsonl, write_jsonl
+from ..output import environment
+from ..results.run_dir import RunDir
 from . import interrupt
 from .checkpoint import load_checkpoint, save_checkpoint
 from .tensors import TensorData, check_batch_size, load_tensors
 
 log = logging.getLogger("bench_ssl.train")
-METRICS = "metrics.jsonl"
-RESULT = "result.json"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -52,8 +51,9 @@ def group_views(pipelines: list) -> list[tuple[object, list[int]]]:
 
 
 class Trainer:
-    def __init__(self, cfg, run_id: str, run_dir: Path):
-        self.cfg, self.run_id, self.run_dir = cfg, run_id, Path(run_dir)
+    def __init__(self, cfg: RunConfig, run_id: str, run_dir: RunDir | Path):
+        self.cfg, self.run_id = cfg, run_id
+        self.run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
         self.device = resolve_device(cfg.device)
         cuda = self.device.type == "cuda"
         self.bf16 = cfg.train.bf16 and cuda
@@ -72,7 +72,8 @@ class Trainer:
             "order": torch.Generator().manual_seed(cfg.seed),
         }
         a = cfg.augment
-        branches = [build_pipeline(v, {name: a.op_params(name) for name in v}) for v in (a.view1, a.view2)]
+        views = [a.view1, a.view2] if a.view2 is not None else [a.view1]  # view2 is absent for one-view methods
+        branches = [build_pipeline(v, {name: a.ops[name] for name in v}) for v in views]
         self.pipelines = [branches[i % 2] for i in range(self.method.n_views)]  # views alternate view1, view2
         self.view_groups = group_views(self.pipelines)
         self.step_fn = torch.compile(self.method.training_step) if cfg.train.compile else self.method.training_step
@@ -95,7 +96,8 @@ class Trainer:
             torch.cuda.synchronize(self.device)
 
     def save(self, progress: dict) -> None:
-        save_checkpoint(self.run_dir, self.run_id, self.method, self.optimizer, self.generators, progress)
+        save_checkpoint(self.run_dir, self.run_id, method=self.method, optimizer=self.optimizer,
+                        generators=self.generators, progress=progress)
 
     def make_views(self, idx: torch.Tensor) -> list[torch.Tensor]:
         """Gather the batch (uint8, on the device) and augment it there: one view per pipeline.
@@ -122,7 +124,7 @@ class Trainer:
     def optimize(self, views: list[torch.Tensor], labels: torch.Tensor, idx: torch.Tensor, step: int) -> tuple[torch.Tensor, float]:
         """One optimisation step at global step `step`: returns the (detached, float32) loss and the lr used."""
         o = self.cfg.optim
-        lr = lr_at(step, self.total_steps, o.scaled_lr(), self.warmup_steps, o.schedule, o.min_lr)
+        lr = lr_at(step, self.total_steps, o.scaled_lr(), self.warmup_steps, schedule=o.schedule, min_lr=o.min_lr)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with self.autocast():
@@ -181,17 +183,17 @@ class Trainer:
         return record, step
 
     # ---------------------------------------------------------------- evaluation
-    def features(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        train_x, train_y = self.data.labeled_train()
-        kw = dict(batch_size=self.cfg.eval.batch_size, bf16=self.bf16, channels_last=self.channels_last)
-        train_f = extract_features(self.method.backbone, train_x, self.data.normalize, **kw)
-        test_f = extract_features(self.method.backbone, self.data.test_x, self.data.normalize, **kw)
-        return train_f, train_y, test_f
+    def eval_context(self) -> EvalContext:
+        """Features of the model as it is now, extracted on first use and shared by the protocols."""
+        return EvalContext(self.cfg, self.method, self.data, bf16=self.bf16, channels_last=self.channels_last)
 
-    def knn(self, feats=None) -> float:
-        train_f, train_y, test_f = feats or self.features()
-        e = self.cfg.eval
-        return knn_accuracy(train_f, train_y, test_f, self.data.test_y, self.data.num_classes, e.knn_k, e.knn_t)
+    def evaluate(self, protocols: list[str], ctx: EvalContext | None = None) -> dict:
+        """The metrics of each protocol (by name, in order), each with its own parameters (eval.<name>)."""
+        ctx = ctx or self.eval_context()
+        out: dict = {}
+        for name in protocols:
+            out.update(EVALUATIONS[name](ctx, self.cfg.eval.params[name]))
+        return out
 
     # ---------------------------------------------------------------------- run
     def run(self, on_epoch=None) -> dict:
@@ -202,13 +204,14 @@ class Trainer:
         t_start = time.time()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-        resumed = load_checkpoint(run_dir, self.run_id, self.method, self.optimizer, self.generators)
+        resumed = load_checkpoint(run_dir, self.run_id, method=self.method, optimizer=self.optimizer,
+                                  generators=self.generators)
         epoch, step = (resumed["epoch"], resumed["step"]) if resumed else (0, 0)
         if resumed:
             at = f" batch {resumed['batch']} of epoch {epoch + 1}" if resumed["batch"] else f" the end of epoch {epoch}"
             log.info("resumed %s from its checkpoint at%s", self.run_id, at)
-        records = [r for r in read_jsonl(run_dir / METRICS) if r.get("epoch", 0) <= epoch]
-        write_jsonl(run_dir / METRICS, records)  # forget epochs the checkpoint does not hold
+        records = [r for r in run_dir.read_metrics() if r.get("epoch", 0) <= epoch]
+        run_dir.write_metrics(records)  # forget epochs the checkpoint does not hold
         every = cfg.output.checkpoint_every
         mid_epoch = resumed if resumed and resumed["batch"] else None
         while epoch < cfg.optim.epochs:
@@ -216,9 +219,9 @@ class Trainer:
             mid_epoch = None
             epoch += 1
             if cfg.eval.knn_every and epoch % cfg.eval.knn_every == 0:
-                record["knn_top1"] = self.knn()
+                record["knn_top1"] = self.evaluate(["knn"])["knn_top1"]
             records.append(record)
-            write_jsonl(run_dir / METRICS, records)
+            run_dir.write_metrics(records)
             log.info("epoch %d/%d  loss %.4f  lr %.4g  %.1f s  %.0f img/s%s", epoch, cfg.optim.epochs, record["loss"],
                      record["lr"], record["epoch_s"], record["images_per_s"],
                      f"  knn {record['knn_top1']:.4f}" if "knn_top1" in record else "")
@@ -234,19 +237,15 @@ class Trainer:
         train_time = time.time() - t_start
 
         t_eval = time.time()
-        feats = self.features()
-        knn_top1 = self.knn(feats)
-        linear = None
-        if cfg.eval.linear:
-            e = cfg.eval
-            linear = linear_eval(feats[0], feats[1], feats[2], self.data.test_y, self.data.num_classes, e.linear_wd,
-                                 e.holdout, e.linear_solver, e.linear_max_iter, e.linear_epochs, cfg.seed)
+        metrics = self.evaluate(cfg.eval.protocols)
         self.sync()
         eval_time = time.time() - t_eval
-        log.info("kNN top-1 %.4f%s", knn_top1, f"  linear top-1 {linear.top1:.4f} top-5 {linear.top5:.4f}" if linear else "")
-        return self.result(records, started, resumed, knn_top1, linear, train_time, eval_time)
+        log.info("%s", "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+        return self.result(records, started=started, resumed=resumed, metrics=metrics, train_time=train_time,
+                           eval_time=eval_time)
 
-    def result(self, records, started, resumed, knn_top1, linear, train_time, eval_time) -> dict:
+    def result(self, records: list[dict], *, started: str, resumed: dict | None, metrics: dict, train_time: float,
+               eval_time: float) -> dict:
         cfg = self.cfg
         session = records[resumed["epoch"]:] if resumed else records
         timed = session[1:] or session  # the first epoch of a session pays for warm-up and compilation
@@ -259,11 +258,8 @@ class Trainer:
             "backbone": cfg.model.backbone,
             "epochs": cfg.optim.epochs,
             "seed": cfg.seed,
-            "linear_top1": linear.top1 if linear else None,
-            "linear_top5": linear.top5 if linear else None,
-            "linear_weight_decay": linear.weight_decay if linear else None,
-            "linear_val_top1": {str(k): v for k, v in linear.val_top1.items()} if linear else None,
-            "knn_top1": knn_top1,
+            "protocols": list(cfg.eval.protocols),
+            **metrics,  # each protocol's, e.g. knn_top1, linear_top1, linear_top5, linear_weight_decay
             "final_loss": records[-1]["loss"],
             "epoch_time_s": statistics.median(r["epoch_s"] for r in timed),
             "images_per_s": statistics.median(r["images_per_s"] for r in timed),
@@ -282,13 +278,13 @@ class Trainer:
         }
 
 
-def train_and_evaluate(cfg, run_id: str, run_dir: Path, on_epoch=None) -> dict:
+def train_and_evaluate(cfg: RunConfig, run_id: str, run_dir: RunDir | Path, on_epoch=None) -> dict:
     """Train (resuming from a checkpoint if one exists), evaluate, write result.json; return the result."""
     t0 = time.time()
     trainer = Trainer(cfg, run_id, run_dir)
     result = trainer.run(on_epoch)
     result["wall_time_s"] = time.time() - t0
-    atomic_write_json(Path(run_dir) / RESULT, result)
+    trainer.run_dir.write_result(result)
     if not cfg.output.keep_checkpoint:
-        (Path(run_dir) / "checkpoint.pt").unlink(missing_ok=True)
+        trainer.run_dir.checkpoint.unlink(missing_ok=True)
     return result

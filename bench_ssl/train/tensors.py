@@ -47,7 +47,8 @@ def _to_device(x: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def load_tensors(data_cfg, device: torch.device) -> TensorData:
     d = data_cfg
-    arrays = load_arrays(d.root, d.format, d.image_size, d.cache_dir, d.download, d.stl10_unlabeled)
+    arrays = load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir, download=d.download,
+                         stl10_unlabeled=d.stl10_unlabeled)
     train_x, train_y, test_x, test_y = arrays.train_x, arrays.train_y, arrays.test_x, arrays.test_y
     if d.train_per_class is not None:
         labeled = np.flatnonzero(train_y >= 0)

@@ -100,7 +100,8 @@ def tune(spec: StudySpec, overrides: list[str] = (), n_trials: int | None = None
           + (f" ({elsewhere} running in other workers)" if elsewhere else "") + f"; storage {url}", file=err)
     code = 0
     if remaining:
-        plan = WorkerPlan(spec, base, url, str(study_dir), target, split(remaining, n_workers), len(study.trials))
+        plan = WorkerPlan(spec=spec, base=base, storage=url, study_dir=str(study_dir), target=target,
+                          shares=split(remaining, n_workers), seed_offset=len(study.trials))
         try:
             if launcher == "slurm":
                 code = _run_slurm(plan, spec, study, study_dir, err)

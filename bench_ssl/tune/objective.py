@@ -9,23 +9,17 @@ reuses its result, or resumes its checkpoint; it never trains what is already tr
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import statistics
 import time
-from pathlib import Path
 
-from ..config import run_id
-from ..output import atomic_write_json, read_jsonl
 from ..results.lock import RunLocked, owner_alive
-from ..results.status import PRUNED, RESULT, TRACEBACK
+from ..results.run_dir import RunDir
 from .spec import StudySpec, trial_config
 
 log = logging.getLogger("bench_ssl.tune")
 
-TRIAL_FILE = "trial.json"
-METRICS = "metrics.jsonl"
 LOCK_POLL_S = 1.0
 
 
@@ -71,11 +65,10 @@ class Objective:
         except Exception as exc:  # e.g. a value between valid extremes that the config rejects
             trial.set_user_attr("fail_reason", _one_line(exc))
             raise
-        rid = run_id(cfg)
-        run_dir = Path(cfg.output.root) / cfg.name / rid
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = RunDir.of(cfg).mkdir()
+        rid = run_dir.name
         trial.set_user_attr("run_id", rid)
-        trial.set_user_attr("run_dir", str(run_dir))
+        trial.set_user_attr("run_dir", str(run_dir.path))
         self._record(run_dir, trial.number, params)
         reported: set[int] = set()
 
@@ -91,30 +84,30 @@ class Objective:
             if record.get("knn_top1") is not None:
                 report(int(record["epoch"]), record["knn_top1"])
 
-        reused = (run_dir / RESULT).exists()
+        reused = run_dir.result.exists()
         try:
             while True:
-                for record in read_jsonl(run_dir / METRICS) if (run_dir / METRICS).exists() else []:
+                for record in run_dir.read_metrics():
                     if record.get("knn_top1") is not None:  # an earlier trial's run of this config
-                        if (run_dir / RESULT).exists():
+                        if run_dir.result.exists():
                             if int(record["epoch"]) not in reported:
                                 trial.report(float(record["knn_top1"]), int(record["epoch"]))
                                 reported.add(int(record["epoch"]))
                         else:
                             report(int(record["epoch"]), record["knn_top1"], replay=True)
-                (run_dir / PRUNED).unlink(missing_ok=True)
+                run_dir.pruned.unlink(missing_ok=True)
                 try:
                     result = run(cfg, on_epoch=on_epoch)
                     break
                 except RunLocked:  # another worker runs this very config: wait, then reuse or resume it
                     log.info("trial %d: run %s is being run by another worker; waiting for it", trial.number, rid)
-                    while owner_alive(run_dir):
+                    while owner_alive(run_dir.path):
                         time.sleep(LOCK_POLL_S)
         except optuna.TrialPruned as exc:
-            if not owner_alive(run_dir):  # (pruned on a replay while another worker still runs it: its folder, not ours)
-                atomic_write_json(run_dir / PRUNED, {"study": self.spec.name, "trial": trial.number,
-                                                     "epoch": max(reported) if reported else None, "reason": str(exc)})
-                (run_dir / TRACEBACK).unlink(missing_ok=True)  # run() keeps a traceback of what ended it: not a failure
+            if not owner_alive(run_dir.path):  # (pruned on a replay while another worker still runs it: its folder, not ours)
+                run_dir.write_pruned({"study": self.spec.name, "trial": trial.number,
+                                      "epoch": max(reported) if reported else None, "reason": str(exc)})
+                run_dir.traceback.unlink(missing_ok=True)  # run() keeps a traceback of what ended it: not a failure
             trial.set_user_attr("pruned_reason", str(exc))
             log.info("trial %d %s", trial.number, exc)
             raise
@@ -134,22 +127,18 @@ class Objective:
                 trial.set_user_attr(key, result[key])
         trial.set_user_attr("reused", reused)
         if value is None or math.isnan(value):
-            reason = (f"the run's result has no {self.spec.objective} (eval.linear: false?)" if value is None
+            reason = (f"the run's result has no {self.spec.objective} (is its protocol in eval.protocols?)" if value is None
                       else f"{self.spec.objective} is NaN (the run diverged?)")
             trial.set_user_attr("fail_reason", reason)
             raise ValueError(reason)
         return float(value)
 
-    def _record(self, run_dir: Path, number: int, params: dict) -> None:
+    def _record(self, run_dir: RunDir, number: int, params: dict) -> None:
         """trial.json in the run folder: which trials of which study ran (or reused) this config."""
-        path = run_dir / TRIAL_FILE
-        try:
-            info = json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            info = {"study": self.spec.name, "trials": [], "params": params}
+        info = run_dir.read_json(run_dir.trial) or {"study": self.spec.name, "trials": [], "params": params}
         if number not in info["trials"]:
             info["trials"].append(number)
-        atomic_write_json(path, info)
+        run_dir.write_json(run_dir.trial, info)
 
     def _reason(self, trial, step: int, value: float, epochs: int, replay: bool) -> str:
         from optuna.trial import TrialState

@@ -7,6 +7,7 @@ trials' runs with the searched keys as the varying columns.
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
 from pathlib import Path
@@ -14,9 +15,10 @@ from types import SimpleNamespace
 
 import yaml
 
-from ..config import load_config, to_dict
-from ..output import atomic_write_text
+from ..config import to_dict
+from ..output import atomic_write_bytes, atomic_write_text
 from ..results.manifest import write_manifest
+from ..results.run_dir import RunDir
 from .storage import open_study, read_study_json, storage_file
 
 log = logging.getLogger("bench_ssl.tune")
@@ -66,9 +68,9 @@ def write_figures(study, study_dir: Path, target_name: str = "objective") -> lis
                     ax = fn(study, **kwargs)
                 fig = np.atleast_1d(ax).ravel()[0].figure
                 fig.set_size_inches(max(fig.get_size_inches()[0], 8), max(fig.get_size_inches()[1], 5))
-                tmp = path.with_name(f".{name}.tmp.png")
-                fig.savefig(tmp, dpi=110, bbox_inches="tight")
-                tmp.replace(path)
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+                atomic_write_bytes(path, buf.getvalue())
                 plt.close(fig)
                 out.append((title, path))
                 continue
@@ -121,9 +123,8 @@ def write_best_config(study, spec, base: dict, study_dir: Path) -> Path | None:
         return None
     params = {p.key: p.decode(best.params[p.key]) for p in spec.space if p.key in best.params}
     run_dir = best.user_attrs.get("run_dir")
-    if run_dir and (Path(run_dir) / "config.yaml").exists():
-        cfg = load_config(Path(run_dir) / "config.yaml")
-    else:
+    cfg = RunDir(run_dir).read_config() if run_dir else None
+    if cfg is None:
         cfg = trial_config(base, params)
     header = [
         f"# Best trial of study {spec.name}: trial {best.number}, {spec.objective} = {best.value:.4f}",
@@ -142,15 +143,14 @@ def write_manifest_of_trials(study, spec, study_dir: Path) -> None:
     runs, seen = [], set()
     for t in study.get_trials(deepcopy=False):
         run_dir = t.user_attrs.get("run_dir")
-        if not run_dir or t.user_attrs.get("run_id") in seen or not (Path(run_dir) / "config.yaml").exists():
+        if not run_dir or t.user_attrs.get("run_id") in seen:
+            continue
+        cfg = RunDir(run_dir).read_config()
+        if cfg is None:  # not written yet, or no longer a valid config: left out of the manifest
             continue
         seen.add(t.user_attrs["run_id"])
         params = {p.key: p.decode(t.params[p.key]) for p in spec.space if p.key in t.params}
-        try:
-            cfg = load_config(Path(run_dir) / "config.yaml")
-        except Exception:  # a config another version wrote: leave it out of the manifest
-            continue
-        runs.append(SimpleNamespace(run_id=t.user_attrs["run_id"], params=params, config=cfg))
+        runs.append(SimpleNamespace(run_id=t.user_attrs["run_id"], params=params, config=cfg, run_dir=RunDir(run_dir)))
     meta = SimpleNamespace(name=spec.name, path=spec.path, description=spec.description or f"Optuna study {spec.name}")
     write_manifest(Path(study_dir), meta, runs, [p.key for p in spec.space])
 

@@ -23,26 +23,24 @@ of the space (each bound, each categorical value, crossed) and validates it befo
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import inspect
 import itertools
 import json
 import math
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import RunConfig, apply_overrides, check_key, from_dict, load_config, set_key, to_dict
-from ..config.checks import check_choice, check_int, check_real, suggest
+from ..config import RunConfig, apply_layer, apply_overrides, check_key, from_dict, key_type, load_config, to_dict
+from ..params import check_choice, check_int, check_real, suggest
 from ..config.spec_file import mapping, profile_names, read_base, read_spec
 from ..errors import ConfigError
 from ..sweep.spec import SlurmOptions
 
 TOP_LEVEL = ("name", "description", "base", "set", "space", "objective", "sampler", "pruner", "budget", "storage",
              "launcher", "slurm", "profiles")
-OBJECTIVES = ("knn_top1", "linear_top1")
+OBJECTIVES = {"knn_top1": "knn", "linear_top1": "linear"}  # objective -> the protocol (eval.protocols) that gives it
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "grid": "GridSampler"}
 PRUNERS = {"median": "MedianPruner", "percentile": "PercentilePruner", "successive_halving": "SuccessiveHalvingPruner",
            "hyperband": "HyperbandPruner", "threshold": "ThresholdPruner", "none": "NopPruner"}
@@ -226,15 +224,9 @@ def _named(value, what: str, known: dict, where: str) -> NamedOptions:
 
 
 def field_type(key: str):
-    """The Python type of a run-config key (int, float, bool, str, list, ...), None-ness stripped."""
-    cls = RunConfig
-    tp = None
-    for part in key.split("."):
-        tp = typing.get_type_hints(cls)[part]
-        cls = tp
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
-        tp = args[0]
+    """The Python type of a run-config key (int, float, bool, str, list, ...), None-ness stripped; for a component's
+    parameter, the type its component declares."""
+    tp = key_type(key)
     return typing.get_origin(tp) or tp
 
 
@@ -324,11 +316,9 @@ def base_config(spec: StudySpec, overrides: list[str] = ()) -> dict:
 
 
 def trial_config(base: dict, params: dict) -> RunConfig:
-    """The run config of a trial: the base with each sampled `key: value` set."""
-    raw = copy.deepcopy(base)
-    for key, value in params.items():
-        set_key(raw, key, value)
-    return load_config(raw)
+    """The run config of a trial: the base with the sampled `key: value`s set, as one layer (a sampled
+    method.name drops the base's method knobs that the sampled method does not take)."""
+    return load_config(apply_layer(base, params))
 
 
 def _load(raw: dict, where: str) -> RunConfig:
@@ -356,9 +346,11 @@ def check_space(spec: StudySpec, base: dict) -> int:
         except ConfigError as exc:
             raise ConfigError(f"{spec.where}: space: the run config at ({desc}) is invalid: {exc}; narrow the space "
                               f"or fix the base") from None
-        if spec.objective == "linear_top1" and not cfg.eval.linear:
-            raise ConfigError(f"{spec.where}: objective linear_top1 needs the linear evaluation, but eval.linear is false "
-                              f"at ({desc}); set eval.linear: true or use objective: knn_top1")
+        protocol = OBJECTIVES[spec.objective]
+        if protocol not in cfg.eval.protocols:
+            raise ConfigError(f"{spec.where}: objective {spec.objective} needs the {protocol} evaluation, but "
+                              f"eval.protocols is {cfg.eval.protocols} at ({desc}); add {protocol} to eval.protocols or "
+                              f"use another objective")
         if spec.pruner.name != "none" and not cfg.eval.knn_every:
             raise ConfigError(f"{spec.where}: pruner {spec.pruner.name} needs kNN top-1 during training, but eval.knn_every "
                               f"is 0 at ({desc}); set eval.knn_every: 1 (in set:) or pruner: none")

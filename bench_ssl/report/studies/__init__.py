@@ -1,14 +1,12 @@
-"""One module per reproduced paper figure, registered under its sweep's name (sweeps/<name>.yaml)."""
+"""One module per reproduced paper figure, registered under its sweep's name (sweeps/<name>.yaml) in
+`bench_ssl.registry.STUDIES`."""
 
 from __future__ import annotations
 
 import copy
 
-from . import aug_grid, batch_epochs, color_strength, loss_fn, moco_momentum, moco_queue, proj_head, supcon, temperature
+from ...registry import STUDIES
 from .base import DrawContext, GenericStudy, Match, PaperCell, Study, align_levels
-
-STUDIES: dict[str, Study] = {m.STUDY.name: m.STUDY for m in (aug_grid, color_strength, proj_head, loss_fn, temperature,
-                                                               batch_epochs, moco_momentum, moco_queue, supcon)}
 
 
 def find(*names: str | None) -> Study | None:

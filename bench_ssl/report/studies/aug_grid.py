@@ -8,13 +8,13 @@ import numpy as np
 
 from .. import figures
 from ..agreement import Claim
+from ...registry import STUDIES
 from .base import PaperCell, Study, views
 
 AUGS = ["crop", "cutout", "color", "sobel", "noise", "blur", "rotate"]
 
 
 class AugGrid(Study):
-    name = "aug_grid"
     figure = "SimCLR Fig. 5"
     title = "pairs of transformations on one branch"
     citation = "Chen et al. 2020, SimCLR, arXiv:2002.05709"
@@ -100,11 +100,11 @@ class AugGrid(Study):
         with figures.style():
             fig = fig or figures.new_figure(figures.PAGE_WIDTH_IN, self.height_in() if n > 4 else 3.1)
             ax1, ax2 = fig.subplots(1, 2)
-            figures.heatmap(ax1, ours, missing, absent & ~missing, names, cols, f"Ours\n{figures.wrap(ctx.ours_setup, 34)}",
-                            "2nd transformation", "1st transformation", ctx.metric_label)
-            figures.heatmap(ax2, pub, np.zeros_like(missing), ~np.isfinite(pub), names, cols,
-                            f"Paper\n{figures.wrap(ctx.paper_setup, 34)}",
-                            "2nd transformation", "1st transformation", "linear top-1 (%)")
+            axis_labels = {"xlabel": "2nd transformation", "ylabel": "1st transformation", "rows": names, "cols": cols}
+            figures.heatmap(ax1, ours, missing=missing, absent=absent & ~missing,
+                            title=f"Ours\n{figures.wrap(ctx.ours_setup, 34)}", cbar_label=ctx.metric_label, **axis_labels)
+            figures.heatmap(ax2, pub, missing=np.zeros_like(missing), absent=~np.isfinite(pub),
+                            title=f"Paper\n{figures.wrap(ctx.paper_setup, 34)}", cbar_label="linear top-1 (%)", **axis_labels)
             for ax in (ax1, ax2):  # separate the average column, as in the paper
                 ax.axvline(n, color="white", linewidth=2.5)
                 ax.title.set_fontsize(7.5)
@@ -113,6 +113,6 @@ class AugGrid(Study):
         return fig
 
 
-STUDY = AugGrid()
+STUDY = STUDIES.register("aug_grid")(AugGrid())
 
 __all__ = ["AUGS", "STUDY", "AugGrid"]

@@ -194,15 +194,17 @@ class Study:
         xlabel = self.parts[self.x]
         if self.kind == "bar":
             labelled = [{**r, "x": self.part_label(self.x, r["x"])} for r in rows]
-            figures.bars(ax, labelled, [self.part_label(self.x, x) for x in x_order], hue_names, palette, ylabel, xlabel,
-                         legend=legend)
+            figures.bars(ax, labelled, x_order=[self.part_label(self.x, x) for x in x_order], hue_order=hue_names,
+                         hue_colors=palette, ylabel=ylabel, xlabel=xlabel, legend=legend)
         else:
             if self.categorical_x:
                 labelled = [{**r, "x": self.part_label(self.x, r["x"])} for r in rows]
-                figures.lines(ax, labelled, [self.part_label(self.x, x) for x in x_order], hue_names, palette, ylabel, xlabel,
-                              legend=legend, separate=tuple(self.part_label(self.x, x) for x in self.separate_x))
+                figures.lines(ax, labelled, x_order=[self.part_label(self.x, x) for x in x_order], hue_order=hue_names,
+                              hue_colors=palette, ylabel=ylabel, xlabel=xlabel, legend=legend,
+                              separate=tuple(self.part_label(self.x, x) for x in self.separate_x))
             else:
-                figures.lines(ax, rows, None, hue_names, palette, ylabel, xlabel, xlog=self.xlog, legend=legend)
+                figures.lines(ax, rows, x_order=None, hue_order=hue_names, hue_colors=palette, ylabel=ylabel,
+                              xlabel=xlabel, xlog=self.xlog, legend=legend)
 
     def _palette(self, hues: list) -> dict:
         """The same colour for the same hue value in both panels (ours and the paper's)."""
@@ -240,9 +242,10 @@ class GenericStudy(Study):
         return tuple(_hashable(run.get(k)) for k in self.parts)
 
     def label(self, key: tuple) -> str:
+        """`name=moco, momentum=0.99`: the varying keys that apply to the cell (another method's knob is left out)."""
         if self.parts == ("run",):
             return "all runs"
-        return ", ".join(f"{p.split('.')[-1]}={figures.fmt_tick(v)}" for p, v in zip(self.parts, key))
+        return ", ".join(f"{p.split('.')[-1]}={figures.fmt_tick(v)}" for p, v in zip(self.parts, key) if v is not None)
 
     def height_in(self) -> float:
         return 1.2 + 0.22 * max(4, getattr(self, "n_cells", 4))

@@ -4,6 +4,7 @@ and training epochs: bigger batches help most when training is short, and the ga
 from __future__ import annotations
 
 from ..agreement import Claim
+from ...registry import STUDIES
 from .base import Match, PaperCell, Study, align_levels, number
 
 PAPER_BATCHES = [256, 512, 1024, 2048, 4096, 8192]
@@ -11,7 +12,6 @@ PAPER_EPOCHS = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
 
 
 class BatchEpochs(Study):
-    name = "batch_epochs"
     figure = "SimCLR Fig. 9"
     title = "batch size and training epochs"
     citation = "Chen et al. 2020, SimCLR, arXiv:2002.05709"
@@ -62,4 +62,4 @@ class BatchEpochs(Study):
         ]
 
 
-STUDY = BatchEpochs()
+STUDY = STUDIES.register("batch_epochs")(BatchEpochs())

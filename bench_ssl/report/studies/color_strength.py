@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ..agreement import Claim
+from ...registry import STUDIES
 from .base import PaperCell, Study, number, views
 
 STRENGTHS = ["1/8", "1/4", "1/2", "1", "1 (+Blur)", "AutoAug"]
@@ -14,7 +15,6 @@ METHODS = {"simclr": "SimCLR", "supervised": "Supervised"}
 
 
 class ColorStrength(Study):
-    name = "color_strength"
     figure = "SimCLR Table 1"
     title = "colour distortion strength, SimCLR vs supervised"
     citation = "Chen et al. 2020, SimCLR, arXiv:2002.05709"
@@ -55,4 +55,4 @@ class ColorStrength(Study):
         return {"SimCLR": lambda k: k[0] == "SimCLR", "Supervised": lambda k: k[0] == "Supervised"}
 
 
-STUDY = ColorStrength()
+STUDY = STUDIES.register("color_strength")(ColorStrength())

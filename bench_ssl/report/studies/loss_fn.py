@@ -4,13 +4,13 @@ negative mining: NT-Xent wins, and mining helps the other two."""
 from __future__ import annotations
 
 from ..agreement import Claim
+from ...registry import STUDIES
 from .base import PaperCell, Study, number
 
 LOSSES = {"nt_xent": "NT-Xent", "nt_logistic": "NT-Logistic", "margin_triplet": "Margin Triplet"}
 
 
 class LossFn(Study):
-    name = "loss_fn"
     figure = "SimCLR Table 4"
     title = "contrastive loss functions and negative mining"
     citation = "Chen et al. 2020, SimCLR, arXiv:2002.05709"
@@ -46,4 +46,4 @@ class LossFn(Study):
         ]
 
 
-STUDY = LossFn()
+STUDY = STUDIES.register("loss_fn")(LossFn())

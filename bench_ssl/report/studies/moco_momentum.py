@@ -4,11 +4,11 @@ fails to train, 0.99 .. 0.9999 work, 0.999 is best."""
 from __future__ import annotations
 
 from ..agreement import Claim
+from ...registry import STUDIES
 from .base import PaperCell, Study, number
 
 
 class MocoMomentum(Study):
-    name = "moco_momentum"
     figure = "MoCo momentum ablation"
     title = "momentum of the key encoder"
     citation = "He et al. 2020, MoCo, arXiv:1911.05722"
@@ -43,4 +43,4 @@ class MocoMomentum(Study):
         ]
 
 
-STUDY = MocoMomentum()
+STUDY = STUDIES.register("moco_momentum")(MocoMomentum())

@@ -4,6 +4,7 @@ MoCo: a queue of momentum-encoded keys) as the number of negatives K grows."""
 from __future__ import annotations
 
 from ..agreement import Claim
+from ...registry import STUDIES
 from .base import Match, PaperCell, Study, align_levels, number
 
 MECHANISMS = ["end-to-end", "memory bank", "MoCo"]
@@ -11,7 +12,6 @@ PAPER_K = [256, 512, 1024, 4096, 16384, 65536]
 
 
 class MocoQueue(Study):
-    name = "moco_queue"
     figure = "MoCo Fig. 3"
     title = "end-to-end vs memory bank vs MoCo as K grows"
     citation = "He et al. 2020, MoCo, arXiv:1911.05722"
@@ -69,4 +69,4 @@ class MocoQueue(Study):
         ]
 
 
-STUDY = MocoQueue()
+STUDY = STUDIES.register("moco_queue")(MocoQueue())

@@ -4,6 +4,7 @@ the non-linear head is best at every dimension, the linear one beats none, the d
 from __future__ import annotations
 
 from ..agreement import Claim
+from ...registry import STUDIES
 from .base import PaperCell, Study, number
 
 HEADS = {"none": "None", "linear": "Linear", "mlp": "Non-linear"}
@@ -11,7 +12,6 @@ NO_HEAD = "none"  # the x position of 'no head' (z = h, the backbone's features;
 
 
 class ProjHead(Study):
-    name = "proj_head"
     figure = "SimCLR Fig. 8"
     title = "projection head and its output dimension"
     citation = "Chen et al. 2020, SimCLR, arXiv:2002.05709"
@@ -52,4 +52,4 @@ class ProjHead(Study):
         ]
 
 
-STUDY = ProjHead()
+STUDY = STUDIES.register("proj_head")(ProjHead())

@@ -4,13 +4,13 @@ CIFAR-10 / CIFAR-100, ResNet-50): SupCon > cross-entropy > SimCLR."""
 from __future__ import annotations
 
 from ..agreement import Claim
+from ...registry import STUDIES
 from .base import PaperCell, Study, number
 
 METHODS = {"supervised": "Cross-Entropy", "simclr": "SimCLR", "supcon": "SupCon"}
 
 
 class SupCon(Study):
-    name = "supcon"
     figure = "SupCon Table 2"
     title = "supervised contrastive vs cross-entropy vs SimCLR"
     citation = "Khosla et al. 2020, SupCon, arXiv:2004.11362"
@@ -48,4 +48,4 @@ class SupCon(Study):
         ]
 
 
-STUDY = SupCon()
+STUDY = STUDIES.register("supcon")(SupCon())

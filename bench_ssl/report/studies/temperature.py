@@ -4,11 +4,11 @@ temperature wins; without normalisation the contrastive task is solved but the r
 from __future__ import annotations
 
 from ..agreement import Claim
+from ...registry import STUDIES
 from .base import PaperCell, Study, number
 
 
 class Temperature(Study):
-    name = "temperature"
     figure = "SimCLR Table 5"
     title = "l2 normalisation and temperature"
     citation = "Chen et al. 2020, SimCLR, arXiv:2002.05709"
@@ -52,4 +52,4 @@ class Temperature(Study):
         return {"l2-normalised": lambda k: k[1] == "yes"}
 
 
-STUDY = Temperature()
+STUDY = STUDIES.register("temperature")(Temperature())
