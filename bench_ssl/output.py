@@ -6,6 +6,7 @@ process leaves either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -20,23 +21,33 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike):
+    """A binary file to write `path` through: a temporary file beside it, renamed into place when the block ends
+    (fsynced); on an error nothing is left but the old file. OSError becomes a one-line BenchSSLError."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        tmp = None
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise BenchSSLError(f"could not write {path}: {exc.strerror or exc}; free disk space or fix permissions, then re-run (finished results are kept)") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise BenchSSLError(f"could not write {path}: {exc.strerror or exc}; free disk space or fix permissions, then "
+                            f"re-run (finished results are kept)") from exc
+    finally:  # also on Ctrl-C; only SIGKILL can leave a temp file behind
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_open(path) as f:
+        f.write(data)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

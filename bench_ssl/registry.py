@@ -43,14 +43,14 @@ def _first_line(obj) -> str:
     """The first sentence of the object's docstring (else its module's)."""
     doc = inspect.getdoc(obj) or inspect.getdoc(inspect.getmodule(obj)) or ""
     paragraph = " ".join(doc.strip().split("\n\n")[0].split())
-    return re.split(r"(?<=\.)\s+(?=[A-Z`(])", paragraph)[0].rstrip(".")
+    return re.split(r"(?<!Fig\.)(?<!Sec\.)(?<!Eq\.)(?<=\.)\s+(?=[A-Z`(])", paragraph)[0].rstrip(".")
 
 
 class Registry:
     """Named components of one kind (`kind` is what messages call them, `package` where they live)."""
 
-    def __init__(self, kind: str, package: str):
-        self.kind, self.package = kind, package
+    def __init__(self, kind: str, package: str, plural: str = ""):
+        self.kind, self.package, self.plural = kind, package, plural or f"{kind}s"
         self._entries: dict[str, Entry] = {}
         self._loaded = False
 
@@ -124,15 +124,16 @@ class Registry:
 
     def describe(self) -> str:
         """Every entry with its parameters and defaults, and its line of doc."""
-        lines = [f"{self.kind}s:"]
+        lines = [f"{self.plural}:"]
         for name, e in self.items_entries():
-            params = ", ".join(f"{f.name}={_default(f)!r}" for f in dataclasses.fields(e.params)
+            params = ", ".join(f"{f.name}={default_of(f)!r}" for f in dataclasses.fields(e.params)
                                if not f.metadata.get("params_of"))
             lines.append(f"  {name}({params})" + (f"  {e.doc}" if e.doc else ""))
         return "\n".join(lines)
 
 
-def _default(f: dataclasses.Field):
+def default_of(f: dataclasses.Field):
+    """The default value of a dataclass field (None when it has none)."""
     if f.default is not dataclasses.MISSING:
         return f.default
     if f.default_factory is not dataclasses.MISSING:
@@ -151,13 +152,13 @@ def suggest(word, allowed) -> str:
 
 
 METHODS = Registry("method", "bench_ssl.methods")
-LOSSES = Registry("loss", "bench_ssl.losses")  # SimCLR's pair losses (method.loss)
+LOSSES = Registry("loss", "bench_ssl.losses", "losses")  # SimCLR's pair losses (method.loss)
 AUGMENTATIONS = Registry("augmentation", "bench_ssl.augment")
 BACKBONES = Registry("backbone", "bench_ssl.models")
 HEADS = Registry("head", "bench_ssl.models")
 OPTIMIZERS = Registry("optimizer", "bench_ssl.optim")
 EVALUATIONS = Registry("evaluation", "bench_ssl.eval")
-STUDIES = Registry("study", "bench_ssl.report.studies")
+STUDIES = Registry("study", "bench_ssl.report.studies", "studies")
 
 REGISTRIES = {r.kind: r for r in (METHODS, LOSSES, AUGMENTATIONS, BACKBONES, HEADS, OPTIMIZERS, EVALUATIONS, STUDIES)}
 
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench_ssl.registry import REGISTRIES as registries  # the module the components register into (not __main__)
 
     kinds = (sys.argv[1:] if argv is None else argv) or list(registries)
-    plural = {f"{k}s".replace("ys", "ies"): k for k in registries}  # methods, ..., studies
+    plural = {r.plural: k for k, r in registries.items()}  # methods, losses, ..., studies
     for kind in kinds:
         reg = registries.get(plural.get(kind, kind))
         if reg is None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..config import dump_yaml, load_config
+from ..output import atomic_write_text
 
 
 def time_concurrent(cfg, k: int, root: Path) -> float:
@@ -23,7 +24,7 @@ def time_concurrent(cfg, k: int, root: Path) -> float:
     for seed in range(k):
         c = load_config(cfg, [f"seed={seed}", f"name=pack{k}", f"output.root={root}", "output.keep_checkpoint=false"])
         path = root / f"k{k}-s{seed}.yaml"
-        path.write_text(dump_yaml(c))
+        atomic_write_text(path, dump_yaml(c))
         procs.append(path)
     t0 = time.perf_counter()
     running = [subprocess.Popen([sys.executable, "-m", "bench_ssl.run", str(p)], stdout=subprocess.DEVNULL,

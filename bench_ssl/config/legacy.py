@@ -38,7 +38,7 @@ def is_v1(raw: dict) -> bool:
 
 def from_v1(raw: dict) -> dict:
     """A v1 full dump translated to today's keys, keeping only what applies to its components."""
-    from .load import _prune, apply_layer
+    from .layers import apply_layer, prune
 
     out = copy.deepcopy(raw)
     method = out["method"]
@@ -53,7 +53,7 @@ def from_v1(raw: dict) -> dict:
         moved = {k: v for k, v in moved.items() if not k.startswith("eval.linear.")}
     out = apply_layer(out, moved)
     for section in ("method", "model", "model.head", "optim", "augment"):
-        _prune(out, section)
+        prune(out, section)
     return out
 
 

@@ -1,22 +1,16 @@
-"""YAML -> typed RunConfig, `--set a.b=c` overrides, and the run id.
+"""YAML -> typed RunConfig, `--set a.b=c` overrides (one layer, see `layers`), and the run id.
 
 Unknown keys, keys the chosen component does not take and wrongly typed values are rejected with the full
 key path and a suggestion, before any work starts. The run id hashes the resolved config, which holds only
 the parameters that apply to the run, minus where results go (`NOT_HASHED`): two runs that differ in anything
 that changes the result never share a folder, and two that differ only in something that cannot change it
 (a knob the method does not read) cannot be written at all.
-
-Overrides come in layers (the base file, a sweep's `set:`, `--set`, a sweep's axes): when a layer switches a
-component (`method.name=moco`, `augment.view1=[crop]`), the parameters earlier layers gave that the new
-component does not take are dropped; within a layer, choices are applied first, so a parameter given with or
-after the switch must apply.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -27,18 +21,9 @@ import yaml
 from ..errors import ConfigError
 from ..params import suggest
 from . import legacy
+from .layers import apply_layer
 from .schema import NOT_HASHED, RunConfig
-from .sections import (
-    allowed_keys,
-    build_section,
-    default_of,
-    dump,
-    is_section,
-    known_keys,
-    registry_keys,
-    switch_fields,
-)
-from .sections import _inner as inner_type
+from .sections import build_section, dump, known_keys, unoptional
 
 
 def load_config(source: str | os.PathLike | dict | RunConfig | None = None, overrides: list[str] = ()) -> RunConfig:
@@ -106,142 +91,6 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return apply_layer(raw, parse_overrides(list(overrides)))
 
 
-def apply_layer(raw: dict, settings) -> dict:
-    """A new dict: `raw` with the (key, value) pairs (or mapping) of one layer set, component choices first; a
-    choice that changes drops what earlier layers gave the old component and the new one does not take."""
-    out = copy.deepcopy(raw)
-    pairs = list(settings.items()) if isinstance(settings, dict) else list(settings)
-    order = sorted(range(len(pairs)), key=lambda i: (_switch_rank(pairs[i][0]), i))  # stable within a rank
-    mine: set[str] = set()  # what this layer set: never dropped, it must apply
-    for key, value in (pairs[i] for i in order):
-        switch = _is_switch(key)
-        before = _effective(out, key) if switch else None
-        set_key(out, key, value)
-        mine.add(key)
-        if switch and before != value:
-            _prune(out, key.rpartition(".")[0], keep=mine)
-    return out
-
-
-def _is_switch(key: str) -> bool:
-    return _switch_rank(key) < 2
-
-
-def _switch_rank(key: str) -> int:
-    """0: a choice of the section itself (method.name, augment.view1), 1: a nested one (simclr's method.loss),
-    2: any other key."""
-    from .sections import list_fields, selectors
-
-    parent, _, leaf = key.rpartition(".")
-    cls = section_class(parent)
-    if cls is None:
-        return 2
-    if leaf in {f.name for f in selectors(cls)} | list_fields(cls):
-        return 0
-    return 1 if leaf in switch_fields(cls) else 2
-
-
-def _effective(raw: dict, key: str):
-    """The value `key` has in `raw`, or its section's default."""
-    try:
-        return get_key(raw, key)
-    except (KeyError, TypeError):
-        parent, _, leaf = key.rpartition(".")
-        cls = section_class(parent)
-        for f in dataclasses.fields(cls):
-            if f.name == leaf:
-                return default_of(f)
-        for sub in _chosen_classes(cls, _section_raw(raw, parent)):
-            for f in dataclasses.fields(sub):
-                if f.name == leaf:
-                    return default_of(f)
-        return None
-
-
-def _chosen_classes(cls, raw: dict) -> list:
-    from .sections import registry_of, selectors
-
-    out = []
-    for f in selectors(cls):
-        reg = registry_of(f)
-        name = raw.get(f.name, default_of(f))
-        if name in reg:
-            sub = reg.entry(name).params
-            out += [sub, *_chosen_classes(sub, raw)]
-    return out
-
-
-def _section_raw(raw: dict, path: str) -> dict:
-    node = raw
-    for part in path.split(".") if path else []:
-        node = node.get(part) if isinstance(node, dict) else None
-    return node if isinstance(node, dict) else {}
-
-
-def _prune(raw: dict, path: str, keep: set[str] = frozenset()) -> None:
-    """Drop the keys of section `path` that belong to components it no longer chooses (but not those in
-    `keep`, dotted keys given by the current layer, nor keys below them)."""
-    cls = section_class(path)
-    node = _section_raw(raw, path)
-    allowed = allowed_keys(cls, node)
-    if allowed is None:
-        return
-    prefix = f"{path}." if path else ""
-    for key in [k for k in node if k in registry_keys(cls) and k not in allowed]:
-        full = prefix + key
-        if full not in keep and not any(k.startswith(full + ".") for k in keep):
-            del node[key]
-
-
-@functools.cache
-def _schema_paths() -> dict[str, type]:
-    """Dotted path of every section -> its class ('' is RunConfig)."""
-    out: dict[str, type] = {}
-
-    def walk(cls, path: str) -> None:
-        out[path] = cls
-        for name, tp in known_keys(cls).items():
-            if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-                if name in _section_fields(cls):
-                    walk(tp, f"{path}.{name}" if path else name)
-
-    walk(RunConfig, "")
-    return out
-
-
-def _section_fields(cls) -> set[str]:
-    from .sections import plain_fields, type_hints
-
-    hints = type_hints(cls)
-    return {f.name for f in plain_fields(cls) if is_section(hints[f.name])}
-
-
-def section_class(path: str):
-    return _schema_paths().get(path)
-
-
-def set_key(raw: dict, key: str, value) -> None:
-    """Set a dotted key in a nested dict in place, creating sections on the way."""
-    node = raw
-    parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"{key}: {part!r} is a value, not a section")
-        node = child
-    node[parts[-1]] = value
-
-
-def get_key(resolved: dict, key: str):
-    """Value of a dotted key in a nested dict (KeyError if absent)."""
-    node = resolved
-    for part in key.split("."):
-        node = node[part]
-    return node
-
-
 def check_key(key: str, where: str = "") -> None:
     """Raise ConfigError unless the dotted `key` names a value some run config can have (a field of a
     section, or a parameter of some component: whether it applies to a run is checked per run)."""
@@ -260,7 +109,7 @@ def key_type(key: str, where: str = ""):
         if part not in keys:
             section = ".".join(done) or "the top level"
             raise ConfigError(f"{where}unknown key {key!r}{suggest(part, keys)}; allowed under {section}: {', '.join(keys)}")
-        cls = inner_type(keys[part])
+        cls = unoptional(keys[part])
         done.append(part)
     return cls
 

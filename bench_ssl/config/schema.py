@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from ..params import check_choice, choice, param, params_of
+from ..params import choice, param, params_of
 from ..registry import METHODS
 from .sections import components
 
@@ -98,9 +98,6 @@ class AugmentConfig(_Delegating):
     view1: list[str] = param(["crop", "flip", "color"])
     view2: list[str] | None = field(default_factory=lambda: ["crop", "flip", "color"], metadata={"omit_none": True})
     ops: dict = many_of("augmentation", ("view1", "view2"))
-
-    def op_params(self, name: str):
-        return self.ops[name]
 
 
 @dataclass
@@ -228,4 +225,4 @@ class RunConfig:
 NOT_HASHED = ("name", "output", "data.cache_dir", "data.download")
 
 __all__ = ["AugmentConfig", "DataConfig", "EvalConfig", "HeadConfig", "MethodConfig", "ModelConfig", "NOT_HASHED",
-           "OptimConfig", "OutputConfig", "RunConfig", "TrainConfig", "check_choice"]
+           "OptimConfig", "OutputConfig", "RunConfig", "TrainConfig"]

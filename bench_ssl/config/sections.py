@@ -21,11 +21,11 @@ import typing
 
 from ..errors import ConfigError
 from ..params import check_fields, convert, type_hints
-from ..registry import REGISTRIES, Entry, suggest
+from ..registry import REGISTRIES, Entry, default_of, suggest
 
 
 # ------------------------------------------------------------------------------------------ fields
-def _inner(tp):
+def unoptional(tp):
     """X for `X | None`, else tp."""
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -35,7 +35,7 @@ def _inner(tp):
 
 
 def is_section(tp) -> bool:
-    return dataclasses.is_dataclass(_inner(tp))
+    return dataclasses.is_dataclass(unoptional(tp))
 
 
 def registry_of(f: dataclasses.Field):
@@ -72,14 +72,6 @@ def plain_fields(cls) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(cls) if not f.metadata.get("params_of") and not f.metadata.get("many_of")]
 
 
-def default_of(f: dataclasses.Field):
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return None
-
-
 # --------------------------------------------------------------------------------------- building
 class _Taken:
     """What one flat mapping's keys may be: the section's own fields and the chosen entries' parameters."""
@@ -87,10 +79,10 @@ class _Taken:
     def __init__(self, where: str):
         self.where = where
         self.own: list[str] = []  # fields of the section itself
-        self.chosen: list[tuple[str, str, Entry, list[str]]] = []  # (registry kind, selector key, entry, its keys)
+        self.chosen: list[tuple[str, Entry, list[str]]] = []  # (registry kind, entry, its keys), outer choice first
 
     def names(self) -> list[str]:
-        return [*self.own, *(k for *_, keys in self.chosen for k in keys)]
+        return [*self.own, *(k for _, _, keys in self.chosen for k in keys)]
 
 
 def build_section(cls, raw, where: str):
@@ -111,8 +103,9 @@ def _many_names(obj) -> list[str]:
     return [name for f in many_of(type(obj)) for name in getattr(obj, f.name)]
 
 
-def _build_flat(cls, raw: dict, where: str, taken: _Taken, owner: str | None = None):
-    """cls's own fields from `raw`, then the parameters of each chosen entry from the same `raw`."""
+def _build_flat(cls, raw: dict, where: str, taken: _Taken, chosen: bool = False):
+    """cls's own fields from `raw`, then the parameters of each chosen entry from the same `raw` (`chosen`: cls is
+    the params class of the entry last added to `taken`)."""
     hints = type_hints(cls)
     kwargs = {}
     keys = []
@@ -120,13 +113,10 @@ def _build_flat(cls, raw: dict, where: str, taken: _Taken, owner: str | None = N
         keys.append(f.name)
         key = _join(where, f.name)
         if is_section(hints[f.name]):
-            kwargs[f.name] = build_section(_inner(hints[f.name]), raw.get(f.name), key)
+            kwargs[f.name] = build_section(unoptional(hints[f.name]), raw.get(f.name), key)
         elif f.name in raw:
             kwargs[f.name] = convert(hints[f.name], raw[f.name], key)
-    if owner is None:
-        taken.own += keys
-    else:
-        taken.chosen[-1][3].extend(keys)
+    (taken.chosen[-1][2] if chosen else taken.own).extend(keys)
     obj = cls(**kwargs)
     check_fields(obj, where)
     for f in selectors(cls):
@@ -137,8 +127,8 @@ def _build_flat(cls, raw: dict, where: str, taken: _Taken, owner: str | None = N
         except ConfigError as exc:
             hint = f.metadata.get("hint")
             raise ConfigError(f"{exc} ({hint})" if hint else str(exc)) from None
-        taken.chosen.append((reg.kind, _join(where, f.name), entry, []))
-        setattr(obj, companion(cls, f.name), _build_flat(entry.params, raw, where, taken, owner=name))
+        taken.chosen.append((reg.kind, entry, []))
+        setattr(obj, companion(cls, f.name), _build_flat(entry.params, raw, where, taken, chosen=True))
     for f in many_of(cls):
         reg = registry_of(f)
         names = used_names(f, lambda name: getattr(obj, name))
@@ -173,13 +163,13 @@ def unknown_key_message(key, value, obj, taken: _Taken) -> str:
                     f"there or drop {full}")
     allowed = taken.names() + _many_names(obj)
     if taken.chosen:
-        kind0, _, entry0, _ = taken.chosen[0]
+        kind0, entry0, _ = taken.chosen[0]
         owners = [n for n, e in REGISTRIES[kind0].items_entries() if n != entry0.name and str(key) in known_keys(e.params)]
-        for kind, _, _, _ in taken.chosen[1:]:
+        for kind, _, _ in taken.chosen[1:]:
             owners += [f"{kind} {n}" for n in REGISTRIES[kind].takers(str(key))]
         if owners:
             who = _named(kind0, entry0.name)
-            takes = [k for *_, keys in taken.chosen for k in keys]
+            takes = [k for _, _, keys in taken.chosen for k in keys]
             return (f"{full}: {who} takes no {str(key)!r}{suggest(key, takes)}; {who} takes: {', '.join(takes) or 'nothing'}"
                     f" ({key} is a parameter of {', '.join(owners)}; got {value!r})")
     return f"unknown key {full!r}{suggest(key, allowed)}; allowed under {where or 'the top level'}: {', '.join(allowed)}"
@@ -251,7 +241,7 @@ def known_keys(cls) -> dict[str, object]:
     hints = type_hints(cls)
     out: dict[str, object] = {}
     for f in plain_fields(cls):
-        out[f.name] = _inner(hints[f.name]) if is_section(hints[f.name]) else hints[f.name]
+        out[f.name] = unoptional(hints[f.name]) if is_section(hints[f.name]) else hints[f.name]
     for f in selectors(cls):
         for _, entry in registry_of(f).items_entries():
             for k, tp in known_keys(entry.params).items():
@@ -299,6 +289,18 @@ def default_params(obj) -> None:
         for name in used_names(f, lambda n: getattr(obj, n)):
             if name not in have and name in reg:
                 have[name] = build_section(reg.entry(name).params, {}, "")
+
+
+def chosen_classes(cls, raw: dict) -> list:
+    """The params classes a flat mapping of `cls` chooses (defaults where it chooses none), nested choices too."""
+    out = []
+    for f in selectors(cls):
+        reg = registry_of(f)
+        name = raw.get(f.name, default_of(f))
+        if name in reg:
+            sub = reg.entry(name).params
+            out += [sub, *chosen_classes(sub, raw)]
+    return out
 
 
 def registry_keys(cls) -> set[str]:

@@ -13,7 +13,8 @@ import yaml
 
 from ..errors import ConfigError
 from ..params import suggest
-from .load import apply_layer, check_key, read_yaml
+from .layers import apply_layer
+from .load import check_key, read_yaml
 
 
 def read_spec(source: str | Path | dict, kind: str, top_level: tuple, example: str, profile: str | None = None,

@@ -15,12 +15,13 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 
 import numpy as np
 
 from bench_ssl.data.arrays import ArrayDataset
+from bench_ssl.errors import BenchSSLError
+from bench_ssl.output import atomic_open
 
 VERSION = 1  # bump when decoding changes what arrays a source produces
 ARRAYS = ("train_x", "train_y", "test_x", "test_y")
@@ -86,22 +87,13 @@ def save(path: str, ds: ArrayDataset, identity: dict, source_fp: str) -> None:
         "dtypes": {k: a.dtype.str for k, a in arrays.items()},
     }
     folder, name = os.path.split(path)
-    tmp = None
     try:
         os.makedirs(folder, exist_ok=True)
-        _remove_stale_temps(folder, name)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
+        _remove_stale_temps(folder, name)  # atomic_open's temp files of runs killed mid-write
+        with atomic_open(path) as f:
             np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, BenchSSLError) as e:
         log.warning("could not write dataset cache %s (%s); the next run will decode again", path, e)
-    finally:  # also on Ctrl-C; only SIGKILL can leave a temp file, removed by a later save
-        if tmp and os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _remove_stale_temps(folder: str, name: str, max_age_s: float = 3600.0) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..output import atomic_open, atomic_write_text
 from . import load
 from .manifest import read_manifest
 
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.out:
             print("error: --format parquet writes a binary file: add --out FILE.parquet", file=sys.stderr)
             return 2
-        frame.to_parquet(args.out)
+        with atomic_open(args.out) as f:
+            frame.to_parquet(f)
         return 0
     if args.format == "csv":
         text = frame.to_csv(index=bool(args.pivot))
@@ -64,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = frame.astype(object).where(frame.notna(), None)
         text = shown.to_markdown(index=bool(args.pivot), floatfmt=".4g", missingval="–")
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+        atomic_write_text(args.out, text + "\n")
     else:
         print(text)
     return 0

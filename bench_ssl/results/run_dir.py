@@ -211,6 +211,12 @@ def legacy_folders(sweep_dir: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for child in children:
         run = RunDir(child)
+        try:  # a cheap look first: a v1 dump names every knob of every method, today's configs never do
+            text = run.config.read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "supcon_variant:" not in text or "bank_momentum:" not in text:
+            continue
         raw = run.read_config_raw()
         if raw is None or not legacy.is_v1(raw):
             continue

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from ..errors import BenchSSLError, ConfigError
+from ..output import atomic_write_bytes
 from .report import best_trial, write_report
 from .spec import StudySpec, base_config, check_space, make_pruner, make_sampler
 from .stale import WORKERS, counted, fail_stale_trials
@@ -158,7 +159,7 @@ def _run_local(plan: WorkerPlan, study, study_dir: Path, err) -> int:
     """Several local worker processes on the same storage."""
     (study_dir / WORKERS).mkdir(parents=True, exist_ok=True)
     plan_path = study_dir / WORKERS / f"plan-{os.getpid()}.pkl"
-    plan_path.write_bytes(pickle.dumps(plan))
+    atomic_write_bytes(plan_path, pickle.dumps(plan))
     from ..launch import gpu_count
 
     gpus, n = gpu_count(), len(plan.shares)
