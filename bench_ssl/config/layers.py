@@ -35,20 +35,17 @@ def apply_layer(raw: dict, settings) -> dict:
     choice that changes drops what earlier layers gave the old component and the new one does not take."""
     out = copy.deepcopy(raw)
     pairs = list(settings.items()) if isinstance(settings, dict) else list(settings)
-    order = sorted(range(len(pairs)), key=lambda i: (_switch_rank(pairs[i][0]), i))  # stable within a rank
+    ranks = [_switch_rank(key) for key, _ in pairs]
     mine: set[str] = set()  # what this layer set: never dropped, it must apply
-    for key, value in (pairs[i] for i in order):
-        switch = _is_switch(key)
+    for i in sorted(range(len(pairs)), key=lambda i: (ranks[i], i)):  # choices first, stable within a rank
+        key, value = pairs[i]
+        switch = ranks[i] < 2
         before = _effective(out, key) if switch else None
         set_key(out, key, value)
         mine.add(key)
         if switch and before != value:
             prune(out, key.rpartition(".")[0], keep=mine)
     return out
-
-
-def _is_switch(key: str) -> bool:
-    return _switch_rank(key) < 2
 
 
 def _switch_rank(key: str) -> int:
@@ -96,7 +93,8 @@ def prune(raw: dict, path: str, keep: set[str] = frozenset()) -> None:
     if allowed is None:
         return
     prefix = f"{path}." if path else ""
-    for key in [k for k in node if k in registry_keys(cls) and k not in allowed]:
+    droppable = registry_keys(cls) - allowed
+    for key in [k for k in node if k in droppable]:
         full = prefix + key
         if full not in keep and not any(k.startswith(full + ".") for k in keep):
             del node[key]

@@ -57,6 +57,19 @@ def from_v1(raw: dict) -> dict:
     return out
 
 
+def as_today(raw: dict) -> dict:
+    """A config mapping as written; a v1 dump as the run it describes today (only what applies). A v1 config that
+    no longer validates is returned as written."""
+    from .load import from_raw, to_dict
+
+    if not is_v1(raw):
+        return raw
+    try:
+        return to_dict(from_raw(raw))
+    except (ConfigError, TypeError, ValueError):
+        return raw
+
+
 def check_renamed(raw: dict) -> None:
     """A ConfigError for the first v1 evaluation key in a hand-written config, naming today's key."""
     ev = raw.get("eval") if isinstance(raw, dict) else None

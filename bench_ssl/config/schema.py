@@ -197,8 +197,7 @@ class RunConfig:
 
     def resolve(self) -> None:
         """Drop what does not apply to this run given its method: view2 (and the ops only it lists) for
-        one-view methods, the head for methods without one. The kNN protocol's parameters also serve the
-        monitor (eval.knn_every)."""
+        one-view methods, the head for methods without one."""
         cls = self.method_class
         if cls.n_views < 2:
             self.augment.view2 = None

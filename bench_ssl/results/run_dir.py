@@ -129,12 +129,13 @@ class RunDir:
             return None
         return raw if isinstance(raw, dict) else None
 
-    def read_config(self):
-        """The run's config, validated (a v1 config translated); None when absent or no longer valid."""
+    def read_config(self, raw: dict | None = None):
+        """The run's config, validated (a v1 config translated); None when absent or no longer valid. `raw`: the
+        mapping read_config_raw gave, if the caller has it."""
         from ..config import from_raw
         from ..errors import ConfigError
 
-        raw = self.read_config_raw()
+        raw = self.read_config_raw() if raw is None else raw
         if raw is None:
             return None
         try:
@@ -145,17 +146,10 @@ class RunDir:
     def resolved_config(self) -> dict | None:
         """The config as a plain mapping holding only what applies to the run (a v1 config translated, else
         as written)."""
-        from ..config import to_dict
-
-        raw = self.read_config_raw()
-        if raw is None:
-            return None
         from ..config import legacy
 
-        if not legacy.is_v1(raw):
-            return raw
-        cfg = self.read_config()
-        return to_dict(cfg) if cfg is not None else raw
+        raw = self.read_config_raw()
+        return None if raw is None else legacy.as_today(raw)
 
     def write_result(self, result: dict) -> None:
         atomic_write_json(self.result, result)
@@ -220,7 +214,7 @@ def legacy_folders(sweep_dir: Path) -> dict[str, Path]:
         raw = run.read_config_raw()
         if raw is None or not legacy.is_v1(raw):
             continue
-        cfg = run.read_config()
+        cfg = run.read_config(raw)
         if cfg is None:
             continue
         rid = run_id(cfg)

@@ -7,22 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import legacy
 from .manifest import MANIFEST, read_manifest
 from .run_dir import RunDir
 from .status import failure_summary, pruned_reason, run_status
 
-
-def resolved(config: dict) -> dict:
-    """A config as written; one written by bench_ssl 0.1 (every knob of every method) as the run it describes."""
-    from ..config import from_raw, legacy, to_dict
-    from ..errors import ConfigError
-
-    if not legacy.is_v1(config):
-        return config
-    try:
-        return to_dict(from_raw(config))
-    except (ConfigError, TypeError, ValueError):
-        return config
 
 # result.json fields that are nested or repeat the config: not table columns
 _SKIP = {"config", "versions", "linear_val_top1", "protocols"}
@@ -94,7 +83,7 @@ def load(path: str | Path) -> pd.DataFrame:
             folder = entry.get("folder", entry["run_id"])  # a v1 folder keeps its name (see RunDir.of)
             if (sweep_dir.name, folder) not in seen:
                 rows.append({"run_id": folder, "sweep": sweep_dir.name, "status": "pending",
-                             "run_dir": str(sweep_dir / folder), **flatten(resolved(entry.get("config") or {}))})
+                             "run_dir": str(sweep_dir / folder), **flatten(legacy.as_today(entry.get("config") or {}))})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["run_id", "sweep", "status"])

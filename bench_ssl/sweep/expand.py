@@ -4,6 +4,7 @@ validation as a single run, so an impossible value stops the sweep before anythi
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 from dataclasses import dataclass
@@ -24,12 +25,10 @@ class SweepRun:
     config: RunConfig
     run_id: str
 
-    @property
+    @functools.cached_property
     def run_dir(self) -> RunDir:
         """Its folder (found once: a v1 folder of the same run keeps its name)."""
-        if "_run_dir" not in self.__dict__:
-            self.__dict__["_run_dir"] = RunDir.of(self.config)
-        return self.__dict__["_run_dir"]
+        return RunDir.of(self.config)
 
     def value(self, key: str):
         """The resolved value of a dotted config key, or _ABSENT when it does not apply to this run."""
@@ -38,11 +37,9 @@ class SweepRun:
         except (KeyError, TypeError):
             return _ABSENT
 
-    @property
+    @functools.cached_property
     def resolved(self) -> dict:
-        if "_resolved" not in self.__dict__:
-            self.__dict__["_resolved"] = to_dict(self.config)
-        return self.__dict__["_resolved"]
+        return to_dict(self.config)
 
 
 def run_entries(spec: SweepSpec) -> list[dict]:
