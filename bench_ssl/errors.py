@@ -11,3 +11,7 @@ class ConfigError(BenchSSLError, ValueError):
 
 class DatasetError(BenchSSLError, ValueError):
     """A dataset is missing, corrupt, or laid out in a way we do not read."""
+
+
+class StoredFileError(BenchSSLError):
+    """A file in a results folder is corrupt, written by another program, or unsafe to load; it is left as it is."""

@@ -36,10 +36,14 @@ def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force:
     evaluated); what it raises ends the run (see Trainer.run).
     """
     cfg = load_config(config, overrides)
-    run_dir = RunDir.of(cfg).mkdir()
+    run_dir = RunDir.of(cfg)
     rid = run_dir.name  # run_id(cfg), or the name of the v1 folder that holds this very run
+    if run_dir.result.exists() and not force:  # final once written (atomically): no lock, no write, so an archived
+        log.info("run %s already finished: %s", rid, run_dir.result)  # read-only results folder answers too
+        return run_dir.read_result()
+    run_dir.mkdir()
     with RunLock(run_dir.path), _log_to(run_dir.log), interrupt.stop_on(signal.SIGTERM, signal.SIGINT):
-        if run_dir.result.exists() and not force:  # checked under the lock: another process may just have finished it
+        if run_dir.result.exists() and not force:  # checked again under the lock: another process may just have finished it
             log.info("run %s already finished: %s", rid, run_dir.result)
             return run_dir.read_result()
         if force:
@@ -55,7 +59,8 @@ def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force:
             log.info("%s", exc)
             raise
         except Exception as exc:
-            run_dir.write_traceback("".join(traceback.format_exception(exc)))
+            with contextlib.suppress(BenchSSLError):  # a full disk may refuse the traceback too: the error still shows
+                run_dir.write_traceback("".join(traceback.format_exception(exc)))
             if not isinstance(exc, BenchSSLError):  # those the caller reports in one line
                 log.error("run %s failed: %s (traceback in %s)", rid, exc, run_dir.traceback)
             raise
@@ -63,9 +68,27 @@ def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force:
             interrupt.clear()
 
 
+class _RunLogHandler(logging.FileHandler):
+    """The run's log.txt. A write that fails (a full disk) disables it with one warning instead of printing a
+    traceback for every later record; the error that matters is raised by the result's writes."""
+
+    def handleError(self, record) -> None:
+        if not getattr(self, "_failed", False):
+            self._failed = True
+            print(f"warning: cannot write {self.baseFilename} any more (disk full?); logging to it stops", file=sys.stderr)
+
+    def emit(self, record) -> None:
+        if not getattr(self, "_failed", False):
+            super().emit(record)
+
+
 @contextlib.contextmanager
 def _log_to(path: Path):
-    handler = logging.FileHandler(path)
+    try:
+        handler = _RunLogHandler(path)
+    except OSError as exc:
+        raise BenchSSLError(f"cannot write {path}: {exc.strerror or exc}; make the folder writable or point "
+                            "output.root elsewhere") from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("bench_ssl")
     root.addHandler(handler)

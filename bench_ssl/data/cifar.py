@@ -42,14 +42,29 @@ def scan(root: str, fmt: str) -> Source:
     return Source(list(paths.values()), read)
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """The batches are Python-2 pickles of dicts, lists, bytes and numpy arrays: nothing else may be loaded, so
+    a planted file cannot run code (torchvision trusts the file; datasets live on shared disks too)."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a CIFAR batch never does (refused: "
+                                         "loading it could run code)")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: str) -> dict:
-    # The batches are Python-2 pickles with bytes keys; like torchvision we trust the local file.
     try:
         with open(path, "rb") as f:
-            obj = pickle.load(f, encoding="bytes")
+            obj = _BatchUnpickler(f, encoding="bytes").load()
     except Exception as e:  # UnpicklingError, EOFError, ValueError, ... all mean "not a valid batch"
+        why = " ".join(str(e).split())
         raise DatasetError(
-            f"{path}: corrupt or truncated CIFAR batch ({type(e).__name__}: {e}); delete and re-download it"
+            f"{path}: corrupt or truncated CIFAR batch ({type(e).__name__}: {why}); delete and re-download it"
         ) from e
     if not isinstance(obj, dict):
         raise DatasetError(f"{path}: not a CIFAR batch (a pickled {type(obj).__name__}, not a dict); re-download it")

@@ -56,7 +56,7 @@ def _from_tar(path: str, image_size: int | None) -> Splits:
     """Read every image member's bytes in one sequential pass (gzip cannot seek cheaply)."""
     blobs, dirs, member = {}, [], "(archive header)"
     try:
-        with tarfile.open(path, "r:*") as tf:
+        with tarfile.open(path, _tar_mode(path)) as tf:
             for info in tf:
                 member = info.name
                 name = info.name.removeprefix("./").strip("/")
@@ -65,12 +65,26 @@ def _from_tar(path: str, image_size: int | None) -> Splits:
                 elif info.isfile() and name.lower().endswith(IMAGE_EXTS):
                     blobs[name] = tf.extractfile(info).read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        why = " ".join(str(e).split())  # one line, whatever the library's message looks like
         raise DatasetError(
-            f"{path}: corrupt or truncated archive at member '{member}' ({type(e).__name__}: {e}); "
+            f"{path}: corrupt or truncated archive at member '{member}' ({type(e).__name__}: {why}); "
             "re-create or re-copy it"
         ) from e
     tree, test = _tree(path, list(blobs), dirs)
     return _decode(path, tree, test, blobs, image_size)
+
+
+_COMPRESSION = ((b"\x1f\x8b", "gz"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def _tar_mode(path: str) -> str:
+    """The compression the file's first bytes announce (not its name): one reader, so one clear error."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return "r:*"
+    return next((f"r:{kind}" for magic, kind in _COMPRESSION if head.startswith(magic)), "r:")
 
 
 def _tree(source: str, files: list[str], dirs: list[str]) -> tuple[Tree, str]:

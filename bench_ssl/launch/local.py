@@ -44,6 +44,8 @@ class LocalLauncher(Launcher):
         return f"local, {self.slots} worker(s), {where}"
 
     def start(self, jobs: list[Job]) -> None:
+        for job in jobs:  # started again (its owner elsewhere died): queued, no longer exited
+            self.exited.pop(job.run_id, None)
         self.queue.extend(jobs)
         self._fill()
 

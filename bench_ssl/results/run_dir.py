@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from ..errors import BenchSSLError, StoredFileError
 from ..output import atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
 
 
@@ -111,7 +113,11 @@ class RunDir:
         return self.config.exists() or self.result.exists()
 
     def mkdir(self) -> RunDir:
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BenchSSLError(f"cannot create the run folder {self.path}: {exc.strerror or exc}; free disk space or "
+                                "make it writable, or point output.root at another folder (--set output.root=DIR)") from None
         return self
 
     # ------------------------------------------------------------------ reading and writing
@@ -155,7 +161,28 @@ class RunDir:
         atomic_write_json(self.result, result)
 
     def read_result(self) -> dict:
-        return json.loads(self.result.read_text())
+        """result.json; StoredFileError (one line: the file, what is wrong, the fix) when it is corrupt."""
+        try:
+            value = json.loads(self.result.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StoredFileError(f"{self.result} is corrupt ({_why(exc)}); restore it from a backup, or move it aside "
+                                  "(or re-run with --force) to run the run again") from None
+        except OSError as exc:
+            raise StoredFileError(f"cannot read {self.result}: {exc.strerror or exc}; fix its permissions") from None
+        if not isinstance(value, dict):
+            raise StoredFileError(f"{self.result} is corrupt (a JSON {type(value).__name__}, not a result); restore it "
+                                  "from a backup, or move it aside (or re-run with --force) to run the run again")
+        return value
+
+    def move_aside(self, path: Path, why: str) -> Path:
+        """Rename a file we will not use (never delete it: it may be someone's work) to `<name>.aside-<time>`."""
+        aside = path.with_name(f"{path.name}.aside-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        try:
+            os.rename(path, aside)
+        except OSError as exc:
+            raise StoredFileError(f"{path} {why}, and it cannot be moved aside ({exc.strerror or exc}); move or "
+                                  "delete it yourself, then re-run") from None
+        return aside
 
     def read_metrics(self) -> list[dict]:
         return read_jsonl(self.metrics)
@@ -183,6 +210,12 @@ class RunDir:
         from .status import run_status
 
         return run_status(self.path)
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    return f"not UTF-8 text: {exc.reason} at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else str(exc)
 
 
 _LEGACY_CACHE: dict[Path, tuple[tuple, dict]] = {}

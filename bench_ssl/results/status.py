@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import StoredFileError
 from .lock import owner_alive
 from .run_dir import RunDir
 
-STATUSES = ("done", "failed", "running", "pending", "pruned")
+STATUSES = ("done", "failed", "running", "pending", "pruned", "corrupt")
 
 
-def run_status(run_dir: Path | RunDir) -> str:
+def run_status(run_dir: Path | RunDir, check_result: bool = False) -> str:
     """done: result.json written; running: a live process holds the lock; failed: it raised (traceback.txt);
     pending: never started, or stopped without a result (killed, preempted, interrupted) and resumable;
-    pruned: stopped early by an Optuna pruner (pruned.json, see `pruned_reason`)."""
+    pruned: stopped early by an Optuna pruner (pruned.json, see `pruned_reason`); corrupt (only with
+    `check_result`, which reads result.json): a result.json that does not parse, left as it is."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     if run.result.exists():
+        if check_result:
+            try:
+                run.read_result()
+            except StoredFileError:
+                return "corrupt"
         return "done"
     if owner_alive(run.path):
         return "running"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import legacy
+from ..errors import StoredFileError
 from .manifest import MANIFEST, read_manifest
 from .run_dir import RunDir
 from .status import failure_summary, pruned_reason, run_status
@@ -72,9 +73,13 @@ def load(path: str | Path) -> pd.DataFrame:
             row["trial"] = ",".join(map(str, trial.get("trials", [])))
         row.update(flatten(run_dir.resolved_config() or {}))
         if row["status"] == "done":
-            result = run_dir.read_result()
-            row.update(flatten({k: v for k, v in result.items() if k not in _SKIP}))
-            row.update(flatten(result.get("versions", {}), "versions."))
+            try:
+                result = run_dir.read_result()
+            except StoredFileError as exc:  # one bad folder does not stop the table of the others
+                row.update(status="corrupt", error=str(exc))
+            else:
+                row.update(flatten({k: v for k, v in result.items() if k not in _SKIP}))
+                row.update(flatten(result.get("versions", {}), "versions."))
         rows.append(row)
         seen.add((sweep, run_dir.name))
     for sweep_dir in _sweep_dirs(path):

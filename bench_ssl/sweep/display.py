@@ -26,7 +26,9 @@ def _cell(value) -> str:
 
 
 def format_counts(counts: dict[str, int]) -> str:
-    return "  ".join(f"{k} {counts.get(k, 0)}" for k in ("done", "running", "failed", "pending"))
+    shown = ("done", "running", "failed", "pending")
+    extra = [k for k in counts if k not in shown and counts[k]]  # pruned, corrupt: only when there are some
+    return "  ".join(f"{k} {counts.get(k, 0)}" for k in (*shown, *extra))
 
 
 def format_duration(seconds: float | None) -> str:

@@ -29,7 +29,7 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
     for run in runs:  # absolute output paths: workers and Slurm jobs may start elsewhere
         run.config.output.root = str(Path(run.config.output.root).resolve())
     varying = varying_keys(runs)
-    statuses = {r.run_id: run_status(r.run_dir) for r in runs}
+    statuses = {r.run_id: run_status(r.run_dir, check_result=True) for r in runs}
     if dry_run:
         print(format_table(runs, statuses, varying), file=out)
         print(f"\n{len(runs)} runs: {format_counts(_count(statuses.values()))}", file=out)
@@ -69,6 +69,8 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
                     started.setdefault(r.run_id, time.time())
                 else:
                     current[r.run_id] = run_status(r.run_dir)
+                    if state == EXITED and current[r.run_id] == "running":  # another driver's worker got it first:
+                        foreign.setdefault(r.run_id, r)  # watch it to its end (and take it over if its owner dies)
                     if state == EXITED and r.run_id in started and r.run_id not in timed:
                         durations.append(time.time() - started[r.run_id])
                         timed.add(r.run_id)
@@ -80,8 +82,8 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
     except KeyboardInterrupt:
         live.close()
         _on_ctrl_c(launcher, err)
-        statuses = {r.run_id: run_status(r.run_dir) for r in runs}
     live.close()
+    statuses = {r.run_id: run_status(r.run_dir, check_result=True) for r in runs}
     return _summary(spec, runs, statuses, err)
 
 
@@ -141,6 +143,9 @@ def _summary(spec: SweepSpec, runs: list[SweepRun], statuses: dict[str, str], er
             print(f"  not finished  {r.run_id}: interrupted or not started; run the sweep again to resume it", file=err)
         elif statuses[r.run_id] == "running":
             print(f"  running elsewhere  {r.run_id}", file=err)
+        elif statuses[r.run_id] == "corrupt":
+            print(f"  corrupt  {r.run_id}: {run_dir.result} does not parse; restore it, or move it aside to run the "
+                  "run again (left as it is)", file=err)
     if counts.get("failed"):
         print("re-run the failed runs with --retry-failed once the cause is fixed", file=err)
     return 0 if counts.get("done", 0) == len(runs) else 1

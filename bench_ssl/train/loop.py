@@ -29,6 +29,7 @@ from ..output import environment
 from ..results.run_dir import RunDir
 from . import interrupt
 from .checkpoint import load_checkpoint, save_checkpoint
+from .hold import hold_after_checkpoint
 from .tensors import TensorData, check_batch_size, load_tensors
 
 log = logging.getLogger("bench_ssl.train")
@@ -227,6 +228,8 @@ class Trainer:
                      f"  knn {record['knn_top1']:.4f}" if "knn_top1" in record else "")
             if epoch == cfg.optim.epochs or (every and epoch % every == 0) or interrupt.stop_requested() is not None:
                 self.save({"epoch": epoch, "step": step, "batch": 0})
+                if epoch < cfg.optim.epochs:
+                    hold_after_checkpoint(self.run_id, epoch)
             if on_epoch is not None:
                 on_epoch(record)
             if interrupt.stop_requested() is not None and epoch < cfg.optim.epochs:

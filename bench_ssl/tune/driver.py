@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from ..errors import BenchSSLError, ConfigError
-from ..output import atomic_write_bytes
 from .report import best_trial, write_report
 from .spec import StudySpec, base_config, check_space, make_pruner, make_sampler
 from .stale import WORKERS, counted, fail_stale_trials
@@ -156,43 +155,92 @@ def _progress(study, last: str, err) -> str:
 
 
 def _run_local(plan: WorkerPlan, study, study_dir: Path, err) -> int:
-    """Several local worker processes on the same storage."""
+    """Several local worker processes on the same storage, watched: a worker that dies (killed, out of
+    memory) is reaped at once, its trial is failed with the reason and retried, and a new worker takes over
+    what the dead one had left of its share, so the invocation still ends with the study's budget."""
     (study_dir / WORKERS).mkdir(parents=True, exist_ok=True)
-    plan_path = study_dir / WORKERS / f"plan-{os.getpid()}.pkl"
-    atomic_write_bytes(plan_path, pickle.dumps(plan))
     from ..launch import gpu_count
 
     gpus, n = gpu_count(), len(plan.shares)
-    procs = []
-    for i in range(n):
+
+    def start(i: int, plan: WorkerPlan) -> subprocess.Popen:
         env = dict(os.environ)
         if gpus:  # workers spread over the GPUs
             env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
         elif "OMP_NUM_THREADS" not in env:  # CPU workers share the cores instead of oversubscribing them
             env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
-        procs.append(subprocess.Popen([sys.executable, "-m", "bench_ssl.tune.worker", str(plan_path), str(i)], env=env))
-    print(f"started {len(procs)} local workers: pids {', '.join(str(p.pid) for p in procs)}", file=err)
+        proc = subprocess.Popen([sys.executable, "-m", "bench_ssl.tune.worker", str(i)], env=env, stdin=subprocess.PIPE)
+        try:  # the plan goes through the pipe: no pickle in a shared folder for anyone to replace
+            proc.stdin.write(pickle.dumps(plan))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        return proc
+
+    procs = {i: start(i, plan) for i in range(n)}
+    print(f"started {len(procs)} local workers: pids {', '.join(str(p.pid) for p in procs.values())}", file=err)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    last = ""
+    last, codes, restarts = "", {}, dict.fromkeys(range(n), 0)
     try:
-        while any(p.poll() is None for p in procs):
+        while procs:
             time.sleep(POLL_S)
+            for i, proc in list(procs.items()):
+                code = proc.poll()  # reaps it: a dead worker must not linger as a zombie that looks alive
+                if code is None:
+                    continue
+                del procs[i]
+                if code in (0, 130):
+                    codes[i] = code
+                    continue
+                replacement = _replace_dead_worker(plan, i, proc, code, study, study_dir, restarts[i], err)
+                if replacement is None:
+                    codes[i] = code
+                else:
+                    restarts[i] += 1
+                    procs[i] = start(i, replacement)
+                    print(f"  started worker {i} again (pid {procs[i].pid}) for its remaining {replacement.shares[i]} "
+                          "trial(s)", file=err)
             last = _progress(study, last, err)
     except KeyboardInterrupt:
-        for p in procs:  # each checkpoints its run and leaves a retry for the next invocation
+        for p in procs.values():  # each checkpoints its run and leaves a retry for the next invocation
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in procs:
+        for p in procs.values():
             p.wait()
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-        plan_path.unlink(missing_ok=True)
-    codes = [p.returncode for p in procs]
-    bad = [(i, c) for i, c in enumerate(codes) if c != 0]
-    for i, c in bad:
-        print(f"worker {i} (pid {procs[i].pid}) exited with code {c}", file=err)
-    return 0 if not bad else (130 if all(c == 130 for _, c in bad) else 1)
+    bad = {i: c for i, c in codes.items() if c != 0}
+    return 0 if not bad else (130 if all(c == 130 for c in bad.values()) else 1)
+
+
+MAX_WORKER_RESTARTS = 2  # a worker that keeps dying (e.g. out of memory on every trial) is not restarted forever
+
+
+def _replace_dead_worker(plan: WorkerPlan, i: int, proc, code: int, study, study_dir: Path, restarts: int, err):
+    """Fail the dead worker's trial (and enqueue its retry) now; return the plan of its replacement, or None."""
+    import dataclasses
+
+    from optuna.trial import TrialState
+
+    why = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    stale = fail_stale_trials(study, study_dir)
+    print(f"worker {i} (pid {proc.pid}) {why}" + (f"; its trial {', '.join(map(str, stale))} failed and is retried"
+                                                   if stale else ""), file=err)
+    trials = study.get_trials(deepcopy=False)
+    mine = sum(1 for t in trials if (t.user_attrs.get("worker") or {}).get("pid") == proc.pid
+               and (t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state == TrialState.FAIL and not t.user_attrs.get("retried"))))
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    left = min(plan.shares[i] - mine, plan.target - counted(study) - running)
+    if left <= 0:
+        return None
+    if restarts >= MAX_WORKER_RESTARTS:
+        print(f"worker {i} died {restarts + 1} times; not restarting it ({left} trial(s) of the budget left: run the "
+              "same command again to finish them)", file=err)
+        return None
+    shares = list(plan.shares)
+    shares[i] = left
+    return dataclasses.replace(plan, shares=shares, seed_offset=plan.seed_offset + len(trials))  # new draws
 
 
 def _raise_interrupt(signum, frame):

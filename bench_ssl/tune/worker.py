@@ -94,11 +94,12 @@ class TuneWorker(submitit.helpers.Checkpointable):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m bench_ssl.tune.worker PLAN.pkl INDEX`: one local worker process of the driver."""
+    """`python -m bench_ssl.tune.worker INDEX < PLAN`: one local worker process of the driver, which writes the
+    pickled plan to its stdin (never to a file another user could replace)."""
     args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    plan = pickle.loads(Path(args[0]).read_bytes())
-    summary = work(plan, int(args[1]))
+    plan = pickle.loads(sys.stdin.buffer.read())
+    summary = work(plan, int(args[0]))
     return 130 if summary["interrupted"] else 0
 
 
