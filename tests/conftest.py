@@ -31,21 +31,64 @@ def session_cache(tmp_path_factory) -> Path:
         os.environ["BENCH_SSL_CACHE"] = old
 
 
+class SlurmCluster:
+    """The machine's one local Slurm cluster, shared with whoever else uses it (other test sessions too)."""
+
+    RUN = Path("/tmp/slurm-local/run")
+
+    def incarnation(self) -> tuple[str, ...]:
+        """The pids of its daemons: they change when someone stops or restarts the cluster."""
+        return tuple((self.RUN / f"{d}.pid").read_text().strip() if (self.RUN / f"{d}.pid").exists() else "-"
+                     for d in ("slurmctld", "slurmd"))
+
+    def start(self) -> None:
+        env = {**os.environ, "SLURM_NODE_CPUS": "8"}
+        proc = subprocess.run(["bash", str(SHARED_SLURM / "start.sh")], capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0 and "SLURM READY" in proc.stdout, proc.stdout + proc.stderr
+
+    def surviving_restarts(self, attempt):
+        """attempt(i) -> value. Another process may stop or restart the cluster while a test uses it, which cancels
+        the test's jobs: then the cluster is brought up again and the attempt repeated once (on a fresh folder),
+        and if that happens again the test fails with one line that says so, apart from a bench_ssl bug."""
+        for i in range(2):
+            before = self.incarnation()
+            try:
+                return attempt(i)
+            except AssertionError:
+                after = self.incarnation()
+                if after == before:
+                    raise  # the cluster stayed up: a real failure
+                if i == 1:
+                    pytest.fail(f"the local Slurm cluster was restarted by another process during this test twice "
+                                f"(daemon pids {before} -> {after}), not a bench_ssl failure: run the test again", pytrace=False)
+                self.start()
+
+
+def _slurm_up() -> bool:
+    pid_file = SlurmCluster.RUN / "slurmctld.pid"
+    try:
+        return Path(f"/proc/{int(pid_file.read_text())}/comm").read_text().strip() == "slurmctld"
+    except (OSError, ValueError):
+        return False
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster():
-    """A real single-node Slurm cluster from ../shared/slurm (started once, stopped after the session)."""
+    """A real single-node Slurm cluster from ../shared/slurm: started if it is not up, and stopped after the
+    session only if this session started it (another user of the machine may be using it)."""
     start = SHARED_SLURM / "start.sh"
     if not start.exists():
         pytest.fail(f"{start} is missing: the Slurm tests need ../shared/slurm beside the checkout")
-    env = {**os.environ, "SLURM_NODE_CPUS": "8"}
-    proc = subprocess.run(["bash", str(start)], capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0 and "SLURM READY" in proc.stdout, proc.stdout + proc.stderr
+    was_up = _slurm_up()
+    cluster = SlurmCluster()
+    cluster.start()
     old = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = "/tmp/slurm-local/etc/slurm.conf"
     try:
-        yield
+        yield cluster
     finally:
-        subprocess.run(["bash", str(SHARED_SLURM / "stop.sh")], capture_output=True, timeout=120)
+        if not was_up:
+            subprocess.run(["bash", str(SHARED_SLURM / "stop.sh")], capture_output=True, timeout=120)
         if old is None:
             os.environ.pop("SLURM_CONF", None)
         else:

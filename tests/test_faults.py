@@ -312,6 +312,9 @@ def test_an_archived_read_only_results_folder_answers_run_results_and_report(fin
     code, _, err = cli("report", root / "pair", "--out", tmp_path / "reports", "--format", "html")
     assert code == 0, err
     assert (tmp_path / "reports" / "pair.html").exists()
+    code, _, err = cli("sweep", finished.parent / "pair.yaml", "--set", f"data.root={cifar_tar}", "--set",
+                       f"output.root={root}")
+    assert code == 0 and "2 already done, 0 to run" in err, err
     kept(before, root)
 
 
@@ -349,12 +352,14 @@ def test_a_corrupt_result_is_one_line_for_run_and_marked_by_results_report_and_s
     code, out, err = cli("results", root / "pair")
     assert code == 0, err
     assert "| corrupt " in out and out.count("| done ") == 1
+    assert f"warning: {bad / 'result.json'} is corrupt" in err
     frame = load(root / "pair").set_index("run_id")
     assert frame.loc[bad.name, "status"] == "corrupt" and "result.json" in frame.loc[bad.name, "error"]
 
     code, _, err = cli("report", root / "pair", "--out", tmp_path / "reports", "--format", "html")
     assert code == 0, err
     assert "1 corrupt" in (tmp_path / "reports" / "pair.html").read_text()
+    assert f"warning: {bad / 'result.json'} is corrupt" in err
 
     kept(before, root)
 

@@ -489,7 +489,7 @@ def test_every_method_trains_one_epoch_of_the_smoke_config_and_beats_chance(cifa
     torch.manual_seed(cfg.seed)  # the engine's seeding: the weights it started from
     init = build_method(cfg, 1000, 10).state_dict()
     (path,) = tmp_path.rglob("checkpoint.pt")
-    state = torch.load(path, map_location="cpu", weights_only=False)["model"]
+    state = torch.load(path, map_location="cpu", weights_only=True)["model"]
     assert set(state) == set(init)
     assert not torch.equal(state["backbone.features.0.weight"], init["backbone.features.0.weight"])
     if name == "moco":
@@ -533,7 +533,7 @@ def test_a_run_that_crashed_resumes_to_the_same_weights(cifar_tar, tmp_path, mon
     resumed = run(config, [*sets, f"output.root={tmp_path / 'b'}"])
     assert 0 < len(calls) < 10  # resumed from the checkpoint, not retrained from scratch (5 steps per epoch)
     assert resumed["knn_top1"] == straight["knn_top1"] and resumed["final_loss"] == straight["final_loss"]
-    a, b = (torch.load(next((tmp_path / d).rglob("checkpoint.pt")), map_location="cpu", weights_only=False)["model"]
+    a, b = (torch.load(next((tmp_path / d).rglob("checkpoint.pt")), map_location="cpu", weights_only=True)["model"]
             for d in ("a", "b"))
     for key in a:
         assert torch.equal(a[key], b[key]), key

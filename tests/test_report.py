@@ -141,7 +141,7 @@ def _flat(d, prefix=""):
 
 def test_the_quick_profile_is_chosen_by_set_profile_in_a_dry_run(tmp_path):
     proc = cli("bench_ssl.sweep", SWEEPS / "temperature.yaml", "--dry-run", "--set", "profile=quick",
-               "--set", "data.root=x.tar.gz", "--set", f"output.root={tmp_path}", timeout=300)
+               "--set", "data.root=x.tar.gz", "--set", f"output.root={tmp_path}", timeout=900)
     assert proc.returncode == 0, proc.stderr
     assert "6 runs:" in proc.stdout and "method.temperature" in proc.stdout
 
@@ -380,7 +380,7 @@ def test_a_real_quick_sweep_renders_html_and_pdf(real_sweep, tmp_path):
 
     sweep_dir, sweep_s = real_sweep
     t0 = time.time()
-    proc = cli("bench_ssl.report", sweep_dir, "--out", tmp_path / "reports", "--format", "html,pdf", timeout=300)
+    proc = cli("bench_ssl.report", sweep_dir, "--out", tmp_path / "reports", "--format", "html,pdf", timeout=900)
     assert proc.returncode == 0, proc.stderr
     html_path, pdf_path = tmp_path / "reports" / "loss_fn_quick.html", tmp_path / "reports" / "loss_fn_quick.pdf"
     assert proc.stdout.split() == [str(html_path), str(pdf_path)]

@@ -2,6 +2,7 @@
 a worker SIGKILLed mid-trial; a failing trial; two Slurm workers on a real cluster; invalid study files."""
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -147,22 +148,30 @@ def test_two_local_workers_share_one_journal_storage(cifar_tar, tmp_path):
     assert set(load(tmp_path / "tune_smoke_quick")["status"]) <= {"done", "pruned"}
 
 
-def test_a_worker_killed_mid_trial_leaves_a_running_trial_that_the_next_run_fails_and_retries(cifar_tar, tmp_path):
+def _held_runs(study_dir: Path) -> list[Path]:
+    """Run folders whose run holds after a checkpoint (BENCH_SSL_HOLD): a known mid-trial state, no race."""
+    return [log.parent for log in study_dir.glob("*/log.txt") if "holding after the checkpoint" in log.read_text()]
+
+
+def _wait_held(study_dir: Path, driver, n: int = 1, timeout: float = 600) -> list[Path]:
+    deadline = time.time() + timeout
+    while len(held := _held_runs(study_dir)) < n:
+        assert driver.poll() is None, driver.communicate()[1]
+        assert time.time() < deadline, f"no {n} held run(s) within {timeout} s"
+        time.sleep(0.1)
+    return held
+
+
+def test_a_killed_driver_leaves_a_running_trial_that_the_next_run_fails_and_retries(cifar_tar, tmp_path):
     path = study_file(tmp_path, "killed", {"method.temperature": {"type": "logfloat", "low": 0.05, "high": 1.0}},
                       set={"optim.epochs": 3}, sampler={"name": "random", "seed": 1}, pruner="none",
                       budget={"n_trials": 1})
     sets = ["--set", f"data.root={cifar_tar}", "--set", f"output.root={tmp_path / 'out'}"]
-    driver = tune_cli(path, *sets)  # one local worker: the driver's own process
     study_dir = tmp_path / "out" / "killed"
-    deadline = time.time() + 300
-    while True:
-        busy = [c.parent for c in study_dir.glob("*/checkpoint.pt") if (c.parent / "lock").exists()]
-        if busy:
-            break
-        assert driver.poll() is None, driver.communicate()[1]
-        assert time.time() < deadline, "no checkpoint within 5 minutes"
-        time.sleep(0.05)
-    run_dir = busy[0]
+    driver = subprocess.Popen([sys.executable, "-m", "bench_ssl.tune", str(path), *sets], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env={**os.environ, "BENCH_SSL_HOLD": str(tmp_path / "never")})  # one worker: the driver
+    (run_dir,) = _wait_held(study_dir, driver)  # its trial checkpointed after epoch 1 and waits there
     assert json.loads((run_dir / "lock").read_text())["pid"] == driver.pid
     driver.send_signal(signal.SIGKILL)
     driver.communicate()
@@ -180,9 +189,40 @@ def test_a_worker_killed_mid_trial_leaves_a_running_trial_that_the_next_run_fail
     (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == killed.number]
     assert retry.state == TrialState.COMPLETE and retry.params == killed.params
     assert retry.user_attrs["run_id"] == run_dir.name
-    assert json.loads((run_dir / "result.json").read_text())["resumed_from_epoch"] >= 1  # from the checkpoint
+    assert json.loads((run_dir / "result.json").read_text())["resumed_from_epoch"] == 1  # from the checkpoint
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]  # the budget counts the retry only
     assert not any(t.state == TrialState.RUNNING for t in trials)
+
+
+def test_a_worker_killed_mid_trial_is_reaped_failed_retried_and_replaced_in_the_same_invocation(cifar_tar, tmp_path):
+    path = study_file(tmp_path, "killed2", {"method.temperature": {"type": "logfloat", "low": 0.05, "high": 1.0}},
+                      set={"optim.epochs": 2}, sampler={"name": "random", "seed": 3}, pruner="none",
+                      budget={"n_trials": 3})
+    study_dir = tmp_path / "out" / "killed2"
+    release = tmp_path / "release"
+    driver = subprocess.Popen([sys.executable, "-m", "bench_ssl.tune", str(path), "--workers", "2",
+                               "--set", f"data.root={cifar_tar}", "--set", f"output.root={tmp_path / 'out'}"],
+                              cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env={**os.environ, "BENCH_SSL_HOLD": str(release)})
+    victim_run = _wait_held(study_dir, driver)[0]
+    victim = json.loads((victim_run / "lock").read_text())["pid"]  # a worker process, not the driver
+    assert victim != driver.pid
+    os.kill(victim, signal.SIGKILL)
+    release.touch()  # the other worker goes on; the driver notices the dead one by itself
+    out, err = driver.communicate(timeout=900)
+    assert driver.returncode == 0, err
+    assert f"(pid {victim}) killed by signal 9" in err and "started worker" in err and "again" in err, err
+    storage = f"sqlite:///{study_dir / 'study.db'}"
+    trials = optuna.load_study(study_name="killed2", storage=storage).trials
+    (dead,) = [t for t in trials if t.state == TrialState.FAIL]
+    assert dead.user_attrs["stale"] and f"pid {victim}" in dead.user_attrs["fail_reason"]
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == dead.number]
+    assert retry.state == TrialState.COMPLETE and retry.params == dead.params
+    assert json.loads((victim_run / "result.json").read_text())["resumed_from_epoch"] == 1
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3  # the whole budget, in this one invocation
+    assert not any(t.state == TrialState.RUNNING for t in trials)
+    with pytest.raises(ProcessLookupError):
+        os.kill(victim, 0)  # reaped: not a zombie
 
 
 def test_a_failing_trial_keeps_its_reason(cifar_tar, tmp_path, capsys):
@@ -205,10 +245,15 @@ def test_a_failing_trial_keeps_its_reason(cifar_tar, tmp_path, capsys):
 
 
 def test_two_slurm_workers_share_a_journal_study(slurm_cluster, cifar_tar, tmp_path):
-    code, out, err = finish(tune_cli(STUDY, "--profile", "quick", "--n-trials", 2, "--workers", 2, "--launcher", "slurm",
-                                     "--cpus-per-task", 1, "--time-min", 60, "--set", f"data.root={cifar_tar}",
-                                     "--set", f"output.root={tmp_path}"), timeout=900)
-    assert code == 0, err
+    def attempt(i):
+        root = tmp_path / f"try{i}"
+        code, out, err = finish(tune_cli(STUDY, "--profile", "quick", "--n-trials", 2, "--workers", 2, "--launcher",
+                                         "slurm", "--cpus-per-task", 1, "--time-min", 60, "--set", f"data.root={cifar_tar}",
+                                         "--set", f"output.root={root}"), timeout=1800)
+        assert code == 0, err
+        return root, out, err
+
+    tmp_path, out, err = slurm_cluster.surviving_restarts(attempt)
     assert "submitted 2 Slurm worker(s)" in err and "storage journal:" in err  # the journal by default on Slurm
     study = journal(tmp_path / "tune_smoke_quick" / "study.journal", "tune_smoke_quick")
     assert len(study.trials) == 2 and all(t.state == TrialState.COMPLETE for t in study.trials)

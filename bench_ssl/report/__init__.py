@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from ..errors import BenchSSLError
 from ..output import atomic_write_bytes, atomic_write_text
 from .data import ReportError
 from .report import Report, build
@@ -36,8 +37,13 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path = "reports", formats
     formats = parse_formats(",".join(formats) if not isinstance(formats, str) else formats)
     report = build(sweep_dir, metric)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict = {}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchSSLError(f"cannot create the report folder {out_dir}: {exc.strerror or exc}; give a writable one "
+                            "with --out DIR") from None
+    runs = report.sweep.runs
+    written: dict = {"unreadable": list(runs.loc[runs["status"] == "corrupt", "error"]) if "error" in runs else []}
     stem = report.sweep.path.resolve().name
     if "html" in formats:
         from .html import render

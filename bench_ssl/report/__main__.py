@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for fmt in formats:
         print(written[fmt])
+    for problem in written.get("unreadable", []):  # marked in the report; the other runs are reported as usual
+        print(f"warning: {problem}", file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import BenchSSLError
 from ..output import atomic_open, atomic_write_text
 from . import load
 from .manifest import read_manifest
@@ -39,10 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write to this file instead of stdout (required for parquet)")
     args = parser.parse_args(argv)
     try:
-        frame = load(args.path)
-    except FileNotFoundError as exc:
+        return _main(args)
+    except (FileNotFoundError, BenchSSLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _main(args) -> int:
+    frame = load(args.path)
+    unreadable = frame[frame["status"] == "corrupt"] if "status" in frame else frame.iloc[:0]
+    for _, row in unreadable.iterrows():  # shown in the table too; the others are listed as usual
+        print(f"warning: {row['error']}", file=sys.stderr)
     if args.pivot:
         row, col, value = args.pivot
         missing = [c for c in (row, col, value) if c not in frame.columns]

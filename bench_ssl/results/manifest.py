@@ -14,14 +14,19 @@ MANIFEST = "sweep.json"
 
 
 def write_manifest(sweep_dir: Path, spec, runs, varying: list[str]) -> None:
-    atomic_write_json(Path(sweep_dir) / MANIFEST, {
+    """Written when it says something new: re-running a sweep unchanged (also from a read-only archive) writes nothing."""
+    manifest = {
         "name": spec.name,
         "file": str(spec.path) if spec.path else None,
         "description": spec.description,
-        "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "varying": varying,
         "runs": [_entry(r) for r in runs],
-    })
+    }
+    old = read_manifest(sweep_dir)
+    if old is not None and {k: v for k, v in old.items() if k != "written_at"} == json.loads(json.dumps(manifest)):
+        return
+    manifest["written_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    atomic_write_json(Path(sweep_dir) / MANIFEST, manifest)
 
 
 def _entry(run) -> dict:
@@ -34,6 +39,7 @@ def _entry(run) -> dict:
 
 def read_manifest(sweep_dir: Path) -> dict | None:
     try:
-        return json.loads((Path(sweep_dir) / MANIFEST).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        value = json.loads((Path(sweep_dir) / MANIFEST).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+    return value if isinstance(value, dict) else None

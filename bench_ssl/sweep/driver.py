@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import BenchSSLError
 from ..launch import EXITED, QUEUED, RUNNING, Job, make_launcher
 from ..results import failure_summary, run_status, write_manifest
 from .display import LiveLine, format_counts, format_table
@@ -35,8 +36,13 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
         print(f"\n{len(runs)} runs: {format_counts(_count(statuses.values()))}", file=out)
         return 0
     sweep_dir = runs[0].run_dir.sweep_dir
-    write_manifest(sweep_dir, spec, runs, varying)
     todo = [r for r in runs if statuses[r.run_id] == "pending" or (retry_failed and statuses[r.run_id] == "failed")]
+    try:
+        write_manifest(sweep_dir, spec, runs, varying)
+    except BenchSSLError as exc:
+        if todo:
+            raise
+        print(f"warning: {exc}", file=err)  # nothing to run (an archived, read-only sweep): report what is stored
     foreign = {r.run_id: r for r in runs if statuses[r.run_id] == "running"}
     skipped = sum(s == "done" for s in statuses.values())
     failed_kept = [r for r in runs if statuses[r.run_id] == "failed" and not retry_failed]

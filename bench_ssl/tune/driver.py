@@ -269,6 +269,10 @@ def _run_slurm(plan: WorkerPlan, spec: StudySpec, study, study_dir: Path, err) -
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+    stale = fail_stale_trials(study, study_dir)  # a worker job that died (killed, node lost) leaves no RUNNING trial
+    if stale:
+        print(f"trials left running by dead Slurm workers, failed and retried next time: {', '.join(map(str, stale))}",
+              file=err)
     code = 0
     for i, j in enumerate(jobs):
         try:
