@@ -20,8 +20,11 @@ SMOKE_SWEEP = ROOT / "sweeps" / "smoke.yaml"
 
 
 def sweep_cli(*args, env=None):
+    # SIGINT as a terminal delivers it: a test session started in the background (`cmd &` in a script) passes
+    # SIGINT on ignored, and a driver that ignores Ctrl-C cannot be tested for what it does on Ctrl-C
     return subprocess.Popen([sys.executable, "-m", "bench_ssl.sweep", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(predicate, proc, timeout, what):

@@ -1,5 +1,5 @@
 """No behaviour change in training from components owning their configuration: the same config and seed give the
-same weights as before (bench_ssl at commit 00772c3, run on a 2-core x86-64 CPU with torch 2.14.1). The pinned
+same weights as before (bench_ssl at commit 00772c3, run on a 2-core x86-64 CPU with torch 2.14.1; other CPUs agree within the tolerances below). The pinned
 numbers are that version's final loss and the sum of |first conv weight| after 2 epochs of the smoke config on 200
 CIFAR-10 images. The one exception is the supervised baseline: it no longer builds (and draws initial weights
 for) the projection head it never used, so its classifier starts from other random weights."""
@@ -34,10 +34,16 @@ PINNED = {
 }
 
 
+# CPUs differ in their float kernels: on an AMD EPYC the same code and seed end up to 6.7e-4 (relative) off in the
+# loss and 2.6e-5 in the conv sum. A change in what training computes moves them far more: the supervised change
+# above moved the loss by 2.3e-2 and the conv sum by 1.3e-3.
+LOSS_REL, LOSS_ABS, CONV_REL = 2e-3, 2e-4, 2e-4
+
+
 @pytest.mark.parametrize("name", list(PINNED))
 def test_a_short_run_ends_on_the_weights_it_ended_on_before(name, cifar_tar, tmp_path):
     overrides, loss, conv_sum = PINNED[name]
     result = run(SMOKE, [f"data.root={cifar_tar}", f"output.root={tmp_path}", *SMALL, *overrides])
     state = torch.load(tmp_path / "smoke" / result["run_id"] / "checkpoint.pt", map_location="cpu", weights_only=True)
-    assert result["final_loss"] == pytest.approx(loss, rel=1e-5, abs=1e-6)
-    assert float(state["model"]["backbone.features.0.weight"].abs().sum()) == pytest.approx(conv_sum, rel=1e-5)
+    assert result["final_loss"] == pytest.approx(loss, rel=LOSS_REL, abs=LOSS_ABS)
+    assert float(state["model"]["backbone.features.0.weight"].abs().sum()) == pytest.approx(conv_sum, rel=CONV_REL)
