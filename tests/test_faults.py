@@ -180,13 +180,19 @@ def _pausing(monkeypatch, thread: str, point: str) -> tuple[threading.Event, thr
     return reached, go
 
 
-def test_a_taker_that_judged_the_lock_dead_does_not_remove_the_lock_another_taker_took_meanwhile(tmp_path, monkeypatch):
-    _plant_dead(tmp_path / "lock", "dead")
-    reached, go = _pausing(monkeypatch, "A", "judged_dead")
+def _taker_paused_at(run_dir: Path, monkeypatch, point: str) -> tuple[dict, threading.Event, threading.Thread]:
+    """A dead owner's lock, and taker A (a thread) stopped at `point` of taking it over: (results, go, A)."""
+    _plant_dead(run_dir / "lock", "dead")
+    reached, go = _pausing(monkeypatch, "A", point)
     results: dict = {}
-    a = threading.Thread(target=_take, args=(tmp_path, results, "A"), name="A")
+    a = threading.Thread(target=_take, args=(run_dir, results, "A"), name="A")
     a.start()
-    assert reached.wait(120)  # A read the dead owner's lock and is about to take it over ...
+    assert reached.wait(120)
+    return results, go, a
+
+
+def test_a_taker_that_judged_the_lock_dead_does_not_remove_the_lock_another_taker_took_meanwhile(tmp_path, monkeypatch):
+    results, go, a = _taker_paused_at(tmp_path, monkeypatch, "judged_dead")  # A read the dead lock, is about to take it over ...
     _take(tmp_path, results, "B")  # ... when B takes it over and acquires
     assert isinstance(results["B"], RunLock)
     go.set()
@@ -198,12 +204,7 @@ def test_a_taker_that_judged_the_lock_dead_does_not_remove_the_lock_another_take
 
 
 def test_a_taker_in_the_middle_of_a_takeover_leaves_exactly_one_owner(tmp_path, monkeypatch):
-    _plant_dead(tmp_path / "lock", "dead")
-    reached, go = _pausing(monkeypatch, "A", "claimed")
-    results: dict = {}
-    a = threading.Thread(target=_take, args=(tmp_path, results, "A"), name="A")
-    a.start()
-    assert reached.wait(120)  # A holds the takeover of the dead lock; B finds it taken and waits
+    results, go, a = _taker_paused_at(tmp_path, monkeypatch, "claimed")  # A holds the takeover; B finds it taken, waits
     b = threading.Thread(target=_take, args=(tmp_path, results, "B"), name="B")
     b.start()
     time.sleep(0.2)  # not a race: B only keeps retrying while A is paused, whatever the machine's load

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import BenchSSLError, ConfigError
 from .report import best_trial, write_report
 from .spec import StudySpec, base_config, check_space, make_pruner, make_sampler
-from .stale import WORKERS, counted, fail_stale_trials
+from .stale import WORKERS, counted, counts, fail_stale_trials
 from .storage import open_storage, storage_url, write_study_json
 from .worker import TuneWorker, WorkerPlan, work
 
@@ -228,8 +228,7 @@ def _replace_dead_worker(plan: WorkerPlan, i: int, proc, code: int, study, study
     print(f"worker {i} (pid {proc.pid}) {why}" + (f"; its trial {', '.join(map(str, stale))} failed and is retried"
                                                    if stale else ""), file=err)
     trials = study.get_trials(deepcopy=False)
-    mine = sum(1 for t in trials if (t.user_attrs.get("worker") or {}).get("pid") == proc.pid
-               and (t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state == TrialState.FAIL and not t.user_attrs.get("retried"))))
+    mine = sum(counts(t) for t in trials if (t.user_attrs.get("worker") or {}).get("pid") == proc.pid)
     running = sum(t.state == TrialState.RUNNING for t in trials)
     left = min(plan.shares[i] - mine, plan.target - counted(study) - running)
     if left <= 0:

@@ -109,10 +109,12 @@ def _clean_dead_workers(study_dir: Path, min_age_s: float = 60.0) -> None:
 
 def counted(study) -> int:
     """Trials that count against the budget: complete, pruned, and failed ones that were not retried."""
+    return sum(counts(t) for t in study.get_trials(deepcopy=False))
+
+
+def counts(trial) -> bool:
+    """Whether one trial counts against the budget (see `counted`)."""
     from optuna.trial import TrialState
 
-    n = 0
-    for t in study.get_trials(deepcopy=False):
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state == TrialState.FAIL and not t.user_attrs.get("retried")):
-            n += 1
-    return n
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and not trial.user_attrs.get("retried"))
