@@ -19,9 +19,10 @@ from pathlib import Path
 
 from .config import RunConfig, dump_yaml, load_config, run_id
 from .errors import BenchSSLError
+from .launch.preflight import check_environment
 from .results.lock import RunLock
 from .results.run_dir import RunDir
-from .train import interrupt, train_and_evaluate
+from .train import interrupt
 
 log = logging.getLogger("bench_ssl")
 
@@ -41,6 +42,7 @@ def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force:
     if run_dir.result.exists() and not force:  # final once written (atomically): no lock, no write, so an archived
         log.info("run %s already finished: %s", rid, run_dir.result)  # read-only results folder answers too
         return run_dir.read_result()
+    check_environment(cfg)  # no dataset, no GPU: one error, and no run folder left behind
     run_dir.mkdir()
     with RunLock(run_dir.path), _log_to(run_dir.log), interrupt.stop_on(signal.SIGTERM, signal.SIGINT):
         if run_dir.result.exists() and not force:  # checked again under the lock: another process may just have finished it
@@ -53,6 +55,8 @@ def run(config: str | Path | dict | RunConfig, overrides: list[str] = (), force:
         log.info("run %s -> %s", rid, run_dir.path)
         run_dir.write_config(cfg)
         run_dir.traceback.unlink(missing_ok=True)
+        from .train import train_and_evaluate  # torch: imported only when there is training to do
+
         try:
             return train_and_evaluate(cfg, rid, run_dir, on_epoch)
         except interrupt.Interrupted as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from ..data.location import default_root
 from ..errors import ConfigError
 from ..params import suggest
 from . import legacy
@@ -46,8 +47,7 @@ def from_raw(raw: dict) -> RunConfig:
         raw = legacy.from_v1(raw)
     legacy.check_renamed(raw)
     cfg = build_section(RunConfig, raw, "")
-    if cfg.data.root:
-        cfg.data.root = str(Path(cfg.data.root).expanduser().resolve())
+    cfg.data.root = str(Path(cfg.data.root or default_root(cfg.data.format)).expanduser().resolve())
     cfg.resolve()
     cfg.check()
     return cfg

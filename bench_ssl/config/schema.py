@@ -72,6 +72,9 @@ def _find(value, key):
 
 @dataclass
 class DataConfig:
+    """`root` empty: `$BENCH_SSL_DATA`, else CIFAR-10 in the user cache, downloaded there on first use (see
+    `bench_ssl.data.location`); the resolved path is what the config (and so the run id) holds."""
+
     root: str = ""
     format: str = param("auto", choices=DATA_FORMATS)
     image_size: int | None = param(None, low=1)
@@ -81,11 +84,6 @@ class DataConfig:
     stl10_unlabeled: bool = False
     cache_dir: str | None = None
     download: bool = False
-
-    def check(self, where: str, cfg) -> None:
-        if not self.root:
-            raise ConfigError(f"{where}.root is empty; set it to a dataset folder or .tar.gz, e.g. --set "
-                              f"{where}.root=../shared/datasets/cifar10-jpg.tar.gz")
 
 
 @dataclass

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from bench_ssl.data.arrays import ArrayDataset
+from bench_ssl.data.location import cache_home
 from bench_ssl.errors import BenchSSLError
 from bench_ssl.output import atomic_open
 
@@ -29,7 +30,7 @@ log = logging.getLogger("bench_ssl.data")
 
 
 def default_dir() -> str:
-    return os.environ.get("BENCH_SSL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "bench_ssl")
+    return cache_home()
 
 
 def fingerprint(files: list[str]) -> str:

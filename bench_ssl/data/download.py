@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 
 from bench_ssl.data.detect import FOLDERS
+from bench_ssl.data.location import downloadable_default, where_to_put
 from bench_ssl.errors import DatasetError
 
 log = logging.getLogger("bench_ssl.data")
@@ -22,6 +24,7 @@ def download(root: str, fmt: str) -> None:
     from torchvision import datasets  # imported here: loading local data must not need torchvision
 
     log.info("downloading %s into %s (skipped if already there and intact)", fmt, parent)
+    socket.setdefaulttimeout(socket.getdefaulttimeout() or 60)  # a dead network answers within a minute
     try:
         if fmt == "stl10":
             datasets.STL10(parent, split="train", download=True)
@@ -29,7 +32,21 @@ def download(root: str, fmt: str) -> None:
             cls = datasets.CIFAR10 if fmt == "cifar10" else datasets.CIFAR100
             cls(parent, train=True, download=True)
     except Exception as e:  # URLError, checksum RuntimeError, OSError...
+        _remove_partial(parent, fmt)
+        reason = f"{type(e).__name__}: {getattr(e, 'reason', None) or e}"
+        if downloadable_default(root):
+            raise DatasetError(f"{fmt} is not in {root} and downloading it failed ({reason}); "
+                               f"{where_to_put(root, fmt)}") from None
         raise DatasetError(
-            f"{parent}: downloading {fmt} failed ({type(e).__name__}: {e}); check the network, "
+            f"{parent}: downloading {fmt} failed ({reason}); check the network, "
             f"or put torchvision's {FOLDERS[fmt]}/ there by hand"
-        ) from e
+        ) from None
+
+
+def _remove_partial(parent: str, fmt: str) -> None:
+    """A failed download leaves an empty (or partial) folder that would later read as 'the data is there'."""
+    for path in (parent, os.path.join(parent, FOLDERS[fmt])):
+        try:
+            os.rmdir(path)  # only when empty: a partial archive is kept for torchvision to check and resume
+        except OSError:
+            pass

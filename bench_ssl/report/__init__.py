@@ -14,11 +14,13 @@ import io
 from pathlib import Path
 
 from ..errors import BenchSSLError
+from ..lazy import exports
 from ..output import atomic_write_bytes, atomic_write_text
-from .data import ReportError
-from .report import Report, build
+
+__getattr__ = exports(__name__, {"Report": "report", "build": "report", "ReportError": "data"})
 
 FORMATS = ("html", "pdf")
+METRICS = {"linear_top1": "linear top-1 (%)", "knn_top1": "kNN top-1 (%)"}  # what "ours" can be
 EXTRA_FORMATS = ("png",)  # the reproduced figure on its own (for a README or slides); not written by default
 
 
@@ -26,6 +28,8 @@ def parse_formats(text: str) -> list[str]:
     formats = [f.strip().lower() for f in str(text).split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS + EXTRA_FORMATS]
     if unknown or not formats:
+        from .data import ReportError
+
         raise ReportError(f"--format {text!r}: {'unknown format ' + repr(unknown[0]) if unknown else 'no format given'}; "
                           f"use one or more of {', '.join(FORMATS + EXTRA_FORMATS)}, comma-separated (e.g. html,pdf)")
     return list(dict.fromkeys(formats))
@@ -34,6 +38,8 @@ def parse_formats(text: str) -> list[str]:
 def write_report(sweep_dir: str | Path, out_dir: str | Path = "reports", formats=FORMATS, metric: str | None = None) -> dict:
     """Build the report of one sweep and write it as `out_dir/<sweep>.<format>`; returns {format: path}, plus
     'pdf_pages' (the PDF's page headings) when a PDF was written."""
+    from .report import build
+
     formats = parse_formats(",".join(formats) if not isinstance(formats, str) else formats)
     report = build(sweep_dir, metric)
     out_dir = Path(out_dir)

@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from ..errors import BenchSSLError
-from . import FORMATS, parse_formats, write_report
-from .data import METRICS
+from . import FORMATS, METRICS, parse_formats, write_report
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ import pandas as pd
 
 from ..errors import BenchSSLError
 from ..results import RunDir, load, read_manifest
+from . import METRICS
 
-METRICS = {"linear_top1": "linear top-1 (%)", "knn_top1": "kNN top-1 (%)"}
 METHODS = {"simclr": "SimCLR", "moco": "MoCo", "memory_bank": "memory bank", "end_to_end": "end-to-end", "supcon": "SupCon",
            "supervised": "supervised (cross-entropy)", "byol": "BYOL", "simsiam": "SimSiam"}
 BACKBONES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "convnet": "small ConvNet"}

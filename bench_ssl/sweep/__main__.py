@@ -8,7 +8,6 @@ import sys
 
 from ..errors import BenchSSLError
 from ..launch.cli import add_common_args, apply_slurm_flags, split_profile
-from .driver import run_sweep
 from .spec import LAUNCHERS, load_sweep
 
 
@@ -20,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-parallel", type=int, help="runs at once (local workers, or the Slurm array's parallelism)")
     p.add_argument("--runs-per-gpu", type=int, help="local launcher: concurrent runs packed on each GPU")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again (they are skipped otherwise)")
+    p.add_argument("--yes", action="store_true", help="start without asking, even a GPU-sized sweep on a CPU")
     add_common_args(p, "sweep", extra_slurm={"array_parallelism": int})
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
             spec.launcher.runs_per_gpu = args.runs_per_gpu
         spec.launcher.check("--launcher/--max-parallel/--runs-per-gpu")
         apply_slurm_flags(args, spec.slurm)
-        return run_sweep(spec, overrides, dry_run=args.dry_run, retry_failed=args.retry_failed)
+        from .driver import run_sweep  # the launchers and their imports: once the arguments are known
+
+        return run_sweep(spec, overrides, dry_run=args.dry_run, retry_failed=args.retry_failed, yes=args.yes)
     except BenchSSLError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -38,25 +38,65 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-class LiveLine:
-    """One status line: redrawn in place on a terminal, printed on change (or each minute) otherwise."""
+def format_run(progress, left_s: float | None) -> list[str]:
+    """epoch, loss, kNN, images/s and ETA of one running run (blank before its first epoch)."""
+    p = progress
+    return [f"{p.epoch}/{p.epochs}", "" if p.loss is None else f"{p.loss:.3f}", "" if p.knn is None else f"{p.knn:.3f}",
+            "" if p.images_per_s is None else f"{p.images_per_s:.0f}", format_duration(left_s)]
+
+
+RUN_COLUMNS = ["run", "epoch", "loss", "kNN", "img/s", "ETA"]
+
+
+class LiveView:
+    """The sweep's counts and ETA, and one row per running run (epoch, loss, kNN, images/s, ETA).
+
+    On a terminal it is a table redrawn in place (rich); otherwise (a file, CI) plain lines: the counts when
+    they change (or each minute) and a line per run and finished epoch."""
 
     def __init__(self, name: str, total: int, stream=sys.stderr):
         self.name, self.total, self.stream = name, total, stream
         self.tty = stream.isatty()
-        self.last, self.last_time = "", 0.0
-
-    def update(self, counts: dict[str, int], eta_s: float | None) -> None:
-        text = f"[{self.name}] {counts.get('done', 0)}/{self.total} done  {format_counts(counts)}  ETA {format_duration(eta_s)}"
+        self.live = None
         if self.tty:
-            self.stream.write("\r" + text.ljust(len(self.last)))
-            self.stream.flush()
-            self.last = text
-        elif text.split("ETA")[0] != self.last.split("ETA")[0] or time.time() - self.last_time > 60:
+            try:
+                from rich.console import Console
+                from rich.live import Live
+            except ImportError:  # rich missing: plain lines
+                self.tty = False
+            else:
+                self.live = Live(console=Console(file=stream), refresh_per_second=4, transient=False)
+                self.live.start()
+        self.last, self.last_time, self.epochs = "", 0.0, {}
+
+    def headline(self, counts: dict[str, int], eta_s: float | None) -> str:
+        return f"[{self.name}] {counts.get('done', 0)}/{self.total} done  {format_counts(counts)}  ETA {format_duration(eta_s)}"
+
+    def update(self, counts: dict[str, int], eta_s: float | None, running: dict | None = None) -> None:
+        """`running`: run label -> (RunProgress, seconds left or None)."""
+        running = running or {}
+        text = self.headline(counts, eta_s)
+        if self.live is not None:
+            from rich.table import Table
+
+            table = Table(title=text, title_justify="left", expand=False)
+            for col in RUN_COLUMNS:
+                table.add_column(col, justify="left" if col == "run" else "right")
+            for label, (prog, left) in running.items():
+                table.add_row(label, *format_run(prog, left))
+            self.live.update(table, refresh=True)
+            return
+        for label, (prog, left) in running.items():
+            if prog.epoch and self.epochs.get(label) != prog.epoch:
+                self.epochs[label] = prog.epoch
+                cells = format_run(prog, left)
+                print(f"  {label}  epoch {cells[0]}  loss {cells[1]}" + (f"  kNN {cells[2]}" if cells[2] else "")
+                      + f"  {cells[3]} img/s  ETA {cells[4]}", file=self.stream, flush=True)
+        if text.split("ETA")[0] != self.last.split("ETA")[0] or time.time() - self.last_time > 60:
             print(text, file=self.stream, flush=True)
             self.last, self.last_time = text, time.time()
 
     def close(self) -> None:
-        if self.tty and self.last:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.live is not None:
+            self.live.stop()
+            self.live = None

@@ -13,8 +13,10 @@ from pathlib import Path
 from ..errors import BenchSSLError
 from ..launch import EXITED, QUEUED, RUNNING, Job, make_launcher
 from ..results import failure_summary, run_status, write_manifest
-from .display import LiveLine, format_counts, format_table
-from .expand import SweepRun, expand, varying_keys
+from ..launch.preflight import confirm_long_sweep, preflight
+from .display import LiveView, format_counts, format_duration, format_table
+from .expand import _ABSENT, SweepRun, expand, varying_keys
+from .progress import Eta, read_progress
 from .spec import SweepSpec
 
 
@@ -24,8 +26,11 @@ def _job(run: SweepRun) -> Job:
 
 
 def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False, retry_failed: bool = False,
-              poll_s: float = 1.0, out=sys.stdout, err=sys.stderr) -> int:
-    """Returns 0 when every run is done, 1 otherwise (failed, interrupted or cancelled runs remain)."""
+              poll_s: float = 1.0, out=sys.stdout, err=sys.stderr, yes: bool = False) -> int:
+    """Returns 0 when every run is done, 1 otherwise (failed, interrupted or cancelled runs remain).
+
+    Before launching, `preflight` checks what every run needs (dataset, device, writable output with room for
+    the checkpoints) and estimates the wall time; on a CPU a GPU-sized sweep asks first unless `yes`."""
     runs = expand(spec, overrides)
     for run in runs:  # absolute output paths: workers and Slurm jobs may start elsewhere
         run.config.output.root = str(Path(run.config.output.root).resolve())
@@ -37,6 +42,14 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
         return 0
     sweep_dir = runs[0].run_dir.sweep_dir
     todo = [r for r in runs if statuses[r.run_id] == "pending" or (retry_failed and statuses[r.run_id] == "failed")]
+    parallel = _parallel(spec, len(todo))
+    finished = [r.run_dir.read_result() for r in runs if statuses[r.run_id] == "done"]
+    estimate = preflight([r.config for r in todo], [r.run_id for r in todo], sweep_dir, parallel,
+                         local=spec.launcher.name != "slurm", finished=finished)
+    if estimate.run_s:
+        print(f"estimate: about {format_duration(estimate.total_s(parallel))} for {len(todo)} run(s), {parallel} at a "
+              f"time on {estimate.device} (from {estimate.source})", file=err)
+        confirm_long_sweep(estimate, parallel, yes)
     try:
         write_manifest(sweep_dir, spec, runs, varying)
     except BenchSSLError as exc:
@@ -52,8 +65,10 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
           + (f", {len(failed_kept)} failed before (--retry-failed re-runs them)" if failed_kept else "")
           + f"; launcher: {launcher.describe()}; results in {sweep_dir}", file=err)
     launcher.start([_job(r) for r in todo])
-    live = LiveLine(spec.name, len(runs), err)
-    started, durations, timed = {}, [], set()
+    live = LiveView(spec.name, len(runs), err)
+    eta = Eta(estimate.run_s, parallel)
+    labels = {r.run_id: _label(r, varying) for r in runs}
+    timed = set()
     try:
         _sigterm_as_ctrl_c()
         while True:
@@ -72,16 +87,20 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
                     current[r.run_id] = "pending"
                 elif state == RUNNING:
                     current[r.run_id] = "running"
-                    started.setdefault(r.run_id, time.time())
+                    eta.started_run(r.run_id)
                 else:
                     current[r.run_id] = run_status(r.run_dir)
                     if state == EXITED and current[r.run_id] == "running":  # another driver's worker got it first:
                         foreign.setdefault(r.run_id, r)  # watch it to its end (and take it over if its owner dies)
-                    if state == EXITED and r.run_id in started and r.run_id not in timed:
-                        durations.append(time.time() - started[r.run_id])
+                    if state == EXITED and r.run_id not in timed and current[r.run_id] == "done":
+                        eta.finished_run(r.run_id)
                         timed.add(r.run_id)
             statuses = current
-            live.update(_count(statuses.values()), _eta(statuses, durations))
+            running = {r.run_id: read_progress(r) for r in runs if statuses[r.run_id] == "running"}
+            pending = [rid for rid, s in statuses.items() if s == "pending"]
+            now = time.time()
+            shown = {labels[rid]: (prog, prog.remaining_s(now, None)) for rid, prog in running.items()}
+            live.update(_count(statuses.values()), eta.remaining_s(pending, running, now), shown)
             if not foreign and launcher.finished():
                 break
             time.sleep(poll_s)
@@ -112,12 +131,26 @@ def _count(values) -> dict[str, int]:
     return counts
 
 
-def _eta(statuses: dict[str, str], durations: list[float]) -> float | None:
-    if not durations:
-        return None
-    remaining = sum(s in ("pending", "running") for s in statuses.values())
-    parallel = max(1, sum(s == "running" for s in statuses.values()))
-    return sum(durations) / len(durations) * remaining / parallel
+def _parallel(spec: SweepSpec, n: int) -> int:
+    """Runs at once: the local launcher's workers (runs_per_gpu x GPUs, or one on a CPU), else max_parallel."""
+    if spec.launcher.max_parallel:
+        return max(1, min(spec.launcher.max_parallel, n))
+    if spec.launcher.name == "local":
+        from ..launch import gpu_count
+
+        return max(1, min(gpu_count() * spec.launcher.runs_per_gpu or 1, n))
+    return max(1, n)
+
+
+def _label(run: SweepRun, varying: list[str]) -> str:
+    """The run id and its varying values, short: '3f2a9c1b0d4e temperature=0.2'."""
+    values = [f"{k.rsplit('.', 1)[-1]}={_short(run.value(k))}" for k in varying if run.value(k) is not _ABSENT]
+    text = " ".join([run.run_id, *values])
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _short(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _on_ctrl_c(launcher, err) -> None:

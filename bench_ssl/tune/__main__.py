@@ -8,7 +8,6 @@ import sys
 
 from ..errors import BenchSSLError
 from ..launch.cli import add_common_args, apply_slurm_flags, split_profile
-from .driver import tune
 from .spec import LAUNCHERS, load_study_spec
 
 
@@ -32,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchSSLError(f"--n-trials: {args.n_trials} must be >= 1")
         if args.workers is not None and args.workers < 1:
             raise BenchSSLError(f"--workers: {args.workers} must be >= 1")
+        from .driver import tune  # optuna: imported once the arguments are known
+
         return tune(spec, overrides, n_trials=args.n_trials, workers=args.workers, launcher=args.launcher,
                     storage=args.storage)
     except BenchSSLError as exc:

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..config import load_config, run_id
 from ..errors import BenchSSLError, ConfigError
 from .report import best_trial, write_report
 from .spec import StudySpec, base_config, check_space, make_pruner, make_sampler
@@ -74,7 +75,10 @@ def tune(spec: StudySpec, overrides: list[str] = (), n_trials: int | None = None
         print("warning: SQLite on a shared filesystem is not safe for workers on several nodes; prefer --storage journal",
               file=err)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study_dir.mkdir(parents=True, exist_ok=True)
+    from ..launch.preflight import preflight
+
+    base_cfg = load_config(base)  # what every trial shares (dataset, device, output) is checked once, before any trial
+    preflight([base_cfg], [run_id(base_cfg)], study_dir, workers, local=launcher != "slurm", estimate_time=False)
     try:
         study = optuna.create_study(study_name=spec.name, storage=open_storage(url), direction="maximize",
                                     load_if_exists=True)
