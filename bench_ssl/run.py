@@ -20,6 +20,7 @@ from pathlib import Path
 from .config import RunConfig, dump_yaml, load_config, run_id
 from .errors import BenchSSLError
 from .launch.preflight import check_environment
+from .named_files import resolve
 from .results.lock import RunLock
 from .results.run_dir import RunDir
 from .train import interrupt
@@ -105,9 +106,9 @@ def _log_to(path: Path):
         handler.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench_ssl.run", description=__doc__.splitlines()[0])
-    parser.add_argument("config", nargs="?", help="YAML run config, e.g. configs/smoke.yaml")
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.run", description=__doc__.splitlines()[0])
+    parser.add_argument("config", nargs="?", help="YAML run config, e.g. configs/smoke.yaml, or a built-in config by name, e.g. smoke")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set method.temperature=0.2 (repeatable)")
     parser.add_argument("--force", action="store_true", help="delete any previous result and checkpoint of this run first")
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the config is required (or --list)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
+        args.config = resolve(args.config, "config")
         if args.print_config:
             cfg = load_config(args.config, args.overrides)
             print(f"# run_id: {run_id(cfg)}\n{dump_yaml(cfg)}", end="")
@@ -143,4 +145,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import guarded
+
+    sys.exit(guarded(main))

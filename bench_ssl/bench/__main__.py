@@ -14,18 +14,8 @@ import platform
 import sys
 from pathlib import Path
 
-import torch
-
-from ..config import load_config
 from ..errors import BenchSSLError
-from ..output import atomic_write_json, atomic_write_text, environment
-from ..train import resolve_device
-from .compare import compare
-from .packing import packing
-from .table import markdown
-
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
+from ..named_files import FILES
 
 # (a)/(b)/(c) configuration: SimCLR, ResNet-18 with the CIFAR stem, CIFAR-10, batch 512, bf16 (on CUDA)
 FULL = ["optim.epochs=100", "output.progress=false"]
@@ -37,11 +27,12 @@ PACK_QUICK = [*QUICK[:4], "optim.epochs=1", "optim.warmup_epochs=0", "eval.proto
               "output.progress=false"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench_ssl.bench", description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    p = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="CPU-sized: small ConvNet, 500 images (what CI runs)")
     p.add_argument("--out", default="results/bench.json", help="JSON output (a .md table is written beside it)")
-    p.add_argument("--data", default=str(DEFAULT_DATA), help="CIFAR-10 (any accepted layout)")
+    p.add_argument("--data", help="CIFAR-10 (any accepted layout; default: the data.root default, $BENCH_SSL_DATA "
+                                  "or the user cache)")
     p.add_argument("--workers", type=int, help="DataLoader workers of the standard recipe (default: min(16, CPUs))")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs before timing each variant")
     p.add_argument("--repeats", type=int, default=3, help="timed epochs per variant (the median is reported)")
@@ -49,9 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--packing", default=None, help="K values, e.g. 1,2,4,8 (quick: 1,2; 'none' to skip)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
+    import torch
+
+    from ..config import load_config
+    from ..output import atomic_write_json, atomic_write_text, environment
+    from ..train import resolve_device
+    from .compare import compare
+    from .packing import packing
+    from .table import markdown
+
     try:
-        base = ROOT / "configs" / "cifar10_resnet18.yaml"
-        common = [f"data.root={args.data}", f"train.compile={str(args.compile).lower()}"]
+        base = FILES / "configs" / "cifar10_resnet18.yaml"
+        common = [*([f"data.root={args.data}"] if args.data else []), f"train.compile={str(args.compile).lower()}"]
         cfg = load_config(base, common + (QUICK if args.quick else FULL) + args.overrides)
         workers = args.workers if args.workers is not None else min(16, len(os.sched_getaffinity(0)))
         device = resolve_device(cfg.device)
@@ -81,9 +81,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(path: Path, report: dict) -> None:
+    from ..output import atomic_write_json, atomic_write_text
+    from .table import markdown
+
     atomic_write_json(path, report)
     atomic_write_text(path.with_suffix(".md"), markdown(report) + "\n")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ..cli import guarded
+
+    sys.exit(guarded(main))

@@ -9,8 +9,8 @@ from ..errors import BenchSSLError
 from . import FORMATS, METRICS, parse_formats, write_report
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench_ssl.report", description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    p = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.report", description=__doc__.splitlines()[0])
     p.add_argument("sweep_dir", help="a sweep's results folder, e.g. results/temperature_quick (partial sweeps too)")
     p.add_argument("--out", default="reports", help="folder for <sweep>.html / <sweep>.pdf (default: reports/)")
     p.add_argument("--format", default=",".join(FORMATS), help="html, pdf or html,pdf (default); add png for the figure alone")
@@ -30,4 +30,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ..cli import guarded
+
+    sys.exit(guarded(main))

@@ -6,17 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from ..errors import BenchSSLError
 from ..output import atomic_open, atomic_write_text
-from . import load
 from .manifest import read_manifest
 
 SUMMARY = ["linear_top1", "linear_top5", "knn_top1", "epoch_time_s", "wall_time_s"]
 
 
-def summary_columns(frame: pd.DataFrame, path) -> list[str]:
+def summary_columns(frame, path) -> list[str]:
     """run_id, status, the keys the sweep varies (from sweep.json), then the headline metrics."""
     varying: list[str] = []
     for sweep in frame["sweep"].unique():
@@ -30,8 +27,8 @@ def summary_columns(frame: pd.DataFrame, path) -> list[str]:
     return [c for c in cols if c in frame.columns]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench_ssl.results", description=__doc__)
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.results", description=__doc__)
     parser.add_argument("path", help="a results folder, a sweep folder (results/<sweep>) or a run folder")
     parser.add_argument("--format", choices=("markdown", "csv", "parquet"), default="markdown")
     parser.add_argument("--pivot", nargs=3, metavar=("ROW", "COL", "VALUE"),
@@ -47,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args) -> int:
+    from .table import load  # pandas: imported once the arguments are known
+
     frame = load(args.path)
     unreadable = frame[frame["status"] == "corrupt"] if "status" in frame else frame.iloc[:0]
     for _, row in unreadable.iterrows():  # shown in the table too; the others are listed as usual
@@ -55,7 +54,10 @@ def _main(args) -> int:
         row, col, value = args.pivot
         missing = [c for c in (row, col, value) if c not in frame.columns]
         if missing:
-            print(f"error: no column {missing[0]!r}; columns: {', '.join(frame.columns)}", file=sys.stderr)
+            from ..registry import suggest
+
+            print(f"error: no column {missing[0]!r}{suggest(missing[0], list(frame.columns))}; list them all with "
+                  "--all-columns --format csv", file=sys.stderr)
             return 2
         done = frame[frame["status"] == "done"]
         frame = done.pivot_table(index=row, columns=col, values=value, aggfunc="mean")
@@ -81,4 +83,6 @@ def _main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ..cli import guarded
+
+    sys.exit(guarded(main))

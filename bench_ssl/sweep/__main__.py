@@ -7,13 +7,14 @@ import logging
 import sys
 
 from ..errors import BenchSSLError
+from ..named_files import resolve
 from ..launch.cli import add_common_args, apply_slurm_flags, split_profile
 from .spec import LAUNCHERS, load_sweep
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench_ssl.sweep", description=__doc__.splitlines()[0])
-    p.add_argument("sweep", help="sweep YAML, e.g. sweeps/smoke.yaml")
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    p = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.sweep", description=__doc__.splitlines()[0])
+    p.add_argument("sweep", help="sweep YAML, e.g. sweeps/smoke.yaml, or a built-in sweep by name, e.g. aug_grid")
     p.add_argument("--launcher", choices=LAUNCHERS, help="where runs execute (default: the sweep file's, else local)")
     p.add_argument("--dry-run", action="store_true", help="print the runs and their status, run nothing")
     p.add_argument("--max-parallel", type=int, help="runs at once (local workers, or the Slurm array's parallelism)")
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         profile, overrides = split_profile(args)
-        spec = load_sweep(args.sweep, profile)
+        spec = load_sweep(resolve(args.sweep, "sweep"), profile)
         if args.launcher:
             spec.launcher.name = args.launcher
         if args.max_parallel is not None:
@@ -43,4 +44,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ..cli import guarded
+
+    sys.exit(guarded(main))

@@ -7,13 +7,14 @@ import logging
 import sys
 
 from ..errors import BenchSSLError
+from ..named_files import resolve
 from ..launch.cli import add_common_args, apply_slurm_flags, split_profile
 from .spec import LAUNCHERS, load_study_spec
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench_ssl.tune", description=__doc__.splitlines()[0])
-    p.add_argument("study", help="study YAML, e.g. sweeps/tune_smoke.yaml")
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    p = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.tune", description=__doc__.splitlines()[0])
+    p.add_argument("study", help="study YAML, e.g. sweeps/tune_smoke.yaml, or a built-in study by name")
     p.add_argument("--n-trials", type=int, help="trials the study should have in all (finished ones count; "
                                                 "default: the study file's budget.n_trials)")
     p.add_argument("--workers", type=int, help="workers sharing the study (local processes or Slurm jobs)")
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         profile, overrides = split_profile(args)
-        spec = load_study_spec(args.study, profile)
+        spec = load_study_spec(resolve(args.study, "study"), profile)
         apply_slurm_flags(args, spec.slurm)
         if args.n_trials is not None and args.n_trials < 1:
             raise BenchSSLError(f"--n-trials: {args.n_trials} must be >= 1")
@@ -41,4 +42,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ..cli import guarded
+
+    sys.exit(guarded(main))

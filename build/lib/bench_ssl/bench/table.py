@@ -1,0 +1,39 @@
+"""The benchmark's JSON as a markdown table (what the README's performance section shows)."""
+
+from __future__ import annotations
+
+
+def _f(x, unit: str = "", digits: int = 2) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}{unit}"
+
+
+def markdown(r: dict) -> str:
+    c = r["config"]
+    mem = r.get("peak_memory_gb", {})
+    lines = [
+        f"{r['device']}; {c['method']} {c['backbone']}, batch {c['batch_size']}, {r['images_per_epoch']} images/epoch, "
+        f"bf16 {c['bf16']}, channels_last {c['channels_last']}, compile {c['compile']}; "
+        f"median of {r['protocol']['repeats']} epochs after {r['protocol']['warmup_epochs']} warm-up",
+        "",
+        "| pipeline | epoch (s) | images/s | peak GPU memory (GB) |",
+        "|---|---:|---:|---:|",
+        f"| (a) standard: PIL in {c['standard_workers']} DataLoader workers | {_f(r['standard_epoch_s'])} | "
+        f"{r['standard_images_per_s']:.0f} | {_f(mem.get('standard'))} |",
+        f"| (b) ours: uint8 on device, batched augmentation | {_f(r['ours_epoch_s'])} | {r['ours_images_per_s']:.0f} | "
+        f"{_f(mem.get('ours'))} |",
+        f"| (c) compute only: views ready on device | {_f(r['compute_only_epoch_s'])} | "
+        f"{r['compute_only_images_per_s']:.0f} | {_f(mem.get('compute_only'))} |",
+        "",
+        f"(a)/(b) = {r['standard_over_ours']:.2f}x faster than the standard recipe; (b)/(c) = "
+        f"{r['ours_over_compute_only']:.2f}x compute only; augmentation alone {_f(r['augmentation_epoch_s'])} s/epoch "
+        f"({100 * r['augmentation_share']:.0f}% of ours); evaluation (features + linear) {_f(r['eval_s'], ' s', 1)}",
+    ]
+    pack = r.get("packing")
+    if pack:
+        lines += ["", f"Packing: K runs at once on one device ({pack['run']['backbone']}, {pack['run']['epochs']} epoch(s) each, "
+                      f"start-up and evaluation included)", "",
+                  "| K | wall (s) | runs/hour | speed-up over K sequential |", "|---:|---:|---:|---:|"]
+        for row in pack["rows"]:
+            lines.append(f"| {row['k']} | {row['wall_s']:.1f} | {row['runs_per_hour']:.0f} | {_f(row['speedup'], 'x')} |")
+        lines.append(f"\nBest K: {pack['best_k']}")
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""YAML -> typed RunConfig, `--set a.b=c` overrides (one layer, see `layers`), and the run id.
+
+Unknown keys, keys the chosen component does not take and wrongly typed values are rejected with the full
+key path and a suggestion, before any work starts. The run id hashes the resolved config, which holds only
+the parameters that apply to the run, minus where results go (`NOT_HASHED`): two runs that differ in anything
+that changes the result never share a folder, and two that differ only in something that cannot change it
+(a knob the method does not read) cannot be written at all.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from ..data.location import default_root
+from ..errors import ConfigError
+from ..params import suggest
+from . import legacy
+from .layers import apply_layer
+from .schema import NOT_HASHED, RunConfig
+from .sections import build_section, dump, known_keys, unoptional
+
+
+def load_config(source: str | os.PathLike | dict | RunConfig | None = None, overrides: list[str] = ()) -> RunConfig:
+    """Build and validate a RunConfig from a YAML path, a dict or a RunConfig, then apply overrides."""
+    if isinstance(source, RunConfig):
+        raw = to_dict(source)
+    elif isinstance(source, dict):
+        raw = copy.deepcopy(source)
+    elif source is None:
+        raw = {}
+    else:
+        raw = read_yaml(source)
+    raw = apply_overrides(raw, overrides)
+    return from_raw(raw)
+
+
+def from_raw(raw: dict) -> RunConfig:
+    """The validated RunConfig of a plain mapping (a config written by an earlier version is translated)."""
+    if legacy.is_v1(raw):
+        raw = legacy.from_v1(raw)
+    legacy.check_renamed(raw)
+    cfg = build_section(RunConfig, raw, "")
+    cfg.data.root = str(Path(cfg.data.root or default_root(cfg.data.format)).expanduser().resolve())
+    cfg.resolve()
+    cfg.check()
+    return cfg
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass the path of a YAML run config, e.g. configs/smoke.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: malformed YAML ({problem}); fix the syntax there") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections (data:, model:, ...), got {type(raw).__name__}")
+    return raw
+
+
+def parse_overrides(overrides: list[str]) -> list[tuple[str, object]]:
+    """`a.b.c=value` strings -> (key, value) pairs, the value read as YAML."""
+    out = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set method.temperature=0.2")
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            value = text
+        out.append((key.strip(), value))
+    return out
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply `a.b.c=value` strings (value parsed as YAML) to a nested dict as one layer; returns a new dict."""
+    return apply_layer(raw, parse_overrides(list(overrides)))
+
+
+def check_key(key: str, where: str = "") -> None:
+    """Raise ConfigError unless the dotted `key` names a value some run config can have (a field of a
+    section, or a parameter of some component: whether it applies to a run is checked per run)."""
+    key_type(key, where)
+
+
+def key_type(key: str, where: str = ""):
+    """The type of the value at dotted `key` (a section class for a section), or a ConfigError."""
+    legacy.check_renamed_key(key, where)
+    cls, done = RunConfig, []
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            raise ConfigError(f"{where}{key!r}: {'.'.join(done)} is a value, not a section")
+        keys = known_keys(cls)
+        if part not in keys:
+            section = ".".join(done) or "the top level"
+            raise ConfigError(f"{where}unknown key {key!r}{suggest(part, keys)}; allowed under {section}: {', '.join(keys)}")
+        cls = unoptional(keys[part])
+        done.append(part)
+    return cls
+
+
+def to_dict(cfg) -> dict:
+    """Plain nested dict (tuples as lists) of the resolved config: only what applies, ready for YAML/JSON."""
+    return json.loads(json.dumps(dump(cfg)))
+
+
+def hashed_dict(cfg: RunConfig) -> dict:
+    """The part of the resolved config that identifies a run."""
+    d = to_dict(cfg)
+    for key in NOT_HASHED:
+        *parents, leaf = key.split(".")
+        node = d
+        for p in parents:
+            node = node[p]
+        node.pop(leaf, None)
+    return d
+
+
+def run_id(cfg: RunConfig) -> str:
+    """Stable 12-hex-digit id of the resolved config (output paths and the run's name excluded)."""
+    text = json.dumps(hashed_dict(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def dump_yaml(cfg: RunConfig) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def from_dict(cls, raw, path: str):
+    """A section (or any params dataclass) from plain data, checking keys, types and values."""
+    return build_section(cls, raw, path)

@@ -1,0 +1,225 @@
+"""The run config: the engine's own sections, typed, with the defaults of the SimCLR CIFAR-10 recipe.
+
+What a component takes is not written here: `method`, `model` (backbone and head), `optim` (the optimizer),
+`augment` (each op) and `eval` (each protocol) ask the registries for the chosen components' parameter
+dataclasses, declared in the components' own files (see `sections`). Cross-section rules of a component live
+in its params' `check(where, cfg)`; the few rules of the engine itself are in `RunConfig.check`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+from ..params import choice, param, params_of
+from ..registry import METHODS
+from .sections import components
+
+DEVICES = ("auto", "cpu", "cuda")
+DATA_FORMATS = ("auto", "cifar10", "cifar100", "stl10", "imagefolder")
+SCHEDULES = ("cosine", "constant")
+LR_SCALING = ("none", "linear", "sqrt")
+
+
+def many_of(registry: str, lists: tuple[str, ...], also: dict | None = None):
+    """A mapping of entry name -> parameters, for the entries that the fields `lists` name (filled on load);
+    `also` {entry: field}: that entry is used too whenever that field is set (the kNN monitor)."""
+    return field(default_factory=dict, metadata={"many_of": registry, "lists": lists, "also": also or {}})
+
+
+class _Delegating:
+    """`cfg.method.temperature` reads the chosen component's parameter (searched through nested choices).
+
+    A section made in Python (`OptimConfig(name="sgd")`) gets its components' default parameters."""
+
+    def __post_init__(self):
+        from .sections import default_params
+
+        default_params(self)
+
+    def __getattr__(self, key):
+        if key.startswith("__"):
+            raise AttributeError(key)
+        for f in dataclasses.fields(self):
+            if f.metadata.get("params_of") or f.metadata.get("many_of"):
+                value = object.__getattribute__(self, f.name)
+                found = _find(value, key)
+                if found is not _MISSING:
+                    return found
+        raise AttributeError(f"{type(self).__name__} has no {key!r}")
+
+
+_MISSING = object()
+
+
+def _find(value, key):
+    if isinstance(value, dict):
+        return value.get(key, _MISSING)
+    if value is None or not dataclasses.is_dataclass(value):
+        return _MISSING
+    names = {f.name: f for f in dataclasses.fields(value)}
+    if key in names:
+        return getattr(value, key)
+    for f in names.values():
+        if f.metadata.get("params_of"):
+            found = _find(getattr(value, f.name), key)
+            if found is not _MISSING:
+                return found
+    return _MISSING
+
+
+@dataclass
+class DataConfig:
+    """`root` empty: `$BENCH_SSL_DATA`, else CIFAR-10 in the user cache, downloaded there on first use (see
+    `bench_ssl.data.location`); the resolved path is what the config (and so the run id) holds."""
+
+    root: str = ""
+    format: str = param("auto", choices=DATA_FORMATS)
+    image_size: int | None = param(None, low=1)
+    train_per_class: int | None = param(None, low=1)
+    test_per_class: int | None = param(None, low=1)
+    subset_seed: int = 0
+    stl10_unlabeled: bool = False
+    cache_dir: str | None = None
+    download: bool = False
+
+
+@dataclass
+class AugmentConfig(_Delegating):
+    """Which ops each branch applies (in order), and the parameters of each op listed.
+
+    `view1: [crop, color]`, `view2: [crop]` is the asymmetric protocol of SimCLR Fig. 5. Methods with one view
+    (supervised, memory_bank) use view1 only: view2 does not apply to them."""
+
+    view1: list[str] = param(["crop", "flip", "color"])
+    view2: list[str] | None = field(default_factory=lambda: ["crop", "flip", "color"], metadata={"omit_none": True})
+    ops: dict = many_of("augmentation", ("view1", "view2"))
+
+
+@dataclass
+class HeadConfig(_Delegating):
+    type: str = choice("mlp", "head", help="none | linear | mlp: the projection head g(.)")
+    params: object = params_of("type")
+
+
+@dataclass
+class ModelConfig(_Delegating):
+    backbone: str = choice("resnet18", "backbone")
+    head: HeadConfig | None = field(default_factory=HeadConfig, metadata={"omit_none": True})
+    params: object = params_of("backbone")
+
+
+@dataclass
+class MethodConfig(_Delegating):
+    """The method (`name`) and the parameters it takes, declared in its file under bench_ssl/methods/."""
+
+    name: str = choice("simclr", "method")
+    params: object = params_of("name")
+
+
+@dataclass
+class OptimConfig(_Delegating):
+    name: str = choice("lars", "optimizer")
+    lr: float = param(1.0, low=0.0, low_open=True)
+    lr_scaling: str = param("none", choices=LR_SCALING, help="linear: lr * batch/256, sqrt: lr * sqrt(batch)")
+    batch_size: int = param(512, low=2)
+    epochs: int = param(20, low=1)
+    weight_decay: float = param(1e-6, low=0.0)
+    warmup_epochs: float = param(2.0, low=0.0)
+    schedule: str = param("cosine", choices=SCHEDULES)
+    min_lr: float = param(0.0, low=0.0)
+    exclude_bias_bn: bool = param(True, help="no weight decay and no LARS adaptation for biases and BN")
+    params: object = params_of("name")
+
+    def check(self, where: str, cfg) -> None:
+        if self.warmup_epochs > self.epochs:
+            raise ConfigError(f"{where}.warmup_epochs: {self.warmup_epochs!r} is out of range; allowed: [0.0, "
+                              f"{float(self.epochs)}] (at most optim.epochs)")
+
+    def scaled_lr(self) -> float:
+        if self.lr_scaling == "linear":
+            return self.lr * self.batch_size / 256
+        if self.lr_scaling == "sqrt":
+            return self.lr * self.batch_size**0.5
+        return self.lr
+
+
+@dataclass
+class TrainConfig:
+    """How the step runs on the hardware; bf16 and channels_last apply on CUDA only."""
+
+    bf16: bool = True
+    channels_last: bool = True
+    compile: bool = False
+
+
+@dataclass
+class EvalConfig(_Delegating):
+    """The evaluations run on the final model (`protocols`, by name) and the kNN monitor during training."""
+
+    protocols: list[str] = param(["knn", "linear"], help="evaluations of the final backbone, in order")
+    knn_every: int = param(0, low=0, help="epochs between kNN evaluations during training; 0: only at the end")
+    batch_size: int = param(1024, low=1, help="images per batch when extracting features")
+    params: dict = many_of("evaluation", ("protocols",), also={"knn": "knn_every"})
+
+
+@dataclass
+class OutputConfig:
+    """Where and how results are written; not part of the run id."""
+
+    root: str = "results"
+    checkpoint_every: int = param(5, low=0, help="epochs; 0: only at the end")
+    keep_checkpoint: bool = True
+    progress: bool | None = None  # a progress bar; None: when stderr is a terminal
+
+
+@dataclass
+class RunConfig:
+    name: str = "default"
+    seed: int = param(0, low=0)
+    device: str = param("auto", choices=DEVICES)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    @property
+    def method_class(self):
+        return METHODS[self.method.name]
+
+    def resolve(self) -> None:
+        """Drop what does not apply to this run given its method: view2 (and the ops only it lists) for
+        one-view methods, the head for methods without one."""
+        cls = self.method_class
+        if cls.n_views < 2:
+            self.augment.view2 = None
+        used = set(self.augment.view1) | set(self.augment.view2 or [])
+        self.augment.ops = {k: v for k, v in self.augment.ops.items() if k in used}
+        if not cls.uses_head:
+            self.model.head = None
+
+    def check(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):
+            raise ConfigError(f"name: {self.name!r} is not a valid folder name; use letters, digits, '.', '_' and '-'")
+        for where, params in [("data", self.data), ("optim", self.optim), *components(self)]:
+            hook = getattr(params, "check", None)
+            if callable(hook):
+                hook(where, self)
+        if self.method_class.needs_labels and self.data.stl10_unlabeled:
+            raise ConfigError(
+                f"data.stl10_unlabeled: true adds unlabeled images, but method.name={self.method.name!r} needs a label "
+                f"for every training image; set data.stl10_unlabeled=false"
+            )
+
+
+# Keys that say where things go rather than what is computed: left out of the run id.
+NOT_HASHED = ("name", "output", "data.cache_dir", "data.download")
+
+__all__ = ["AugmentConfig", "DataConfig", "EvalConfig", "HeadConfig", "MethodConfig", "ModelConfig", "NOT_HASHED",
+           "OptimConfig", "OutputConfig", "RunConfig", "TrainConfig"]

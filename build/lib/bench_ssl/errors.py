@@ -1,0 +1,17 @@
+"""Errors that users see as one line: what is wrong, where, and how to fix it."""
+
+
+class BenchSSLError(Exception):
+    """Base class: the CLI prints these as a single `error: ...` line and exits non-zero."""
+
+
+class ConfigError(BenchSSLError, ValueError):
+    """A config key or value is invalid; raised before any work starts."""
+
+
+class DatasetError(BenchSSLError, ValueError):
+    """A dataset is missing, corrupt, or laid out in a way we do not read."""
+
+
+class StoredFileError(BenchSSLError):
+    """A file in a results folder is corrupt, written by another program, or unsafe to load; it is left as it is."""

@@ -1,0 +1,35 @@
+"""What an evaluation protocol is given: the trained method, the data on its device, the run's config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .features import extract_features
+
+
+@dataclass
+class EvalContext:
+    """Frozen-backbone features are extracted once, on first use, and shared by the protocols."""
+
+    cfg: object  # the RunConfig
+    method: torch.nn.Module
+    data: object  # train.tensors.TensorData
+    bf16: bool = False
+    channels_last: bool = False
+    _features: tuple | None = field(default=None, repr=False)
+
+    @property
+    def seed(self) -> int:
+        return self.cfg.seed
+
+    def features(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(train features, train labels, test features) of the un-augmented, labelled images."""
+        if self._features is None:
+            train_x, train_y = self.data.labeled_train()
+            kw = dict(batch_size=self.cfg.eval.batch_size, bf16=self.bf16, channels_last=self.channels_last)
+            backbone = self.method.backbone
+            self._features = (extract_features(backbone, train_x, self.data.normalize, **kw), train_y,
+                              extract_features(backbone, self.data.test_x, self.data.normalize, **kw))
+        return self._features

@@ -1,0 +1,31 @@
+"""The function a submitit job runs: one run, with preemption and time limits turned into requeues
+(see `preempt`): the requeued job calls `run` again, which resumes from the run's checkpoint."""
+
+from __future__ import annotations
+
+import submitit
+
+from ..results.lock import RunLocked
+from ..run import run
+from ..train import interrupt
+from .preempt import usr2_requeues
+
+
+class RunJob(submitit.helpers.Checkpointable):
+    """Callable submitted to submitit: RunJob()(config_path) -> a short summary of the run."""
+
+    def __call__(self, config_path: str) -> dict:
+        with usr2_requeues() as usr2:
+            try:
+                result = run(config_path)
+            except RunLocked as exc:
+                return {"status": "running elsewhere", "error": str(exc)}
+            except interrupt.Interrupted:
+                usr2.requeue_if_usr2()  # on USR2: checkpoint() below, requeue, exit
+                raise
+        return {"status": "done", "run_id": result["run_id"], "knn_top1": result.get("knn_top1"),
+                "linear_top1": result.get("linear_top1")}  # a protocol left out of eval.protocols has no metric
+
+    def checkpoint(self, config_path: str) -> submitit.helpers.DelayedSubmission:
+        """The run's own checkpoint is on disk already: requeue the same call, which resumes it."""
+        return submitit.helpers.DelayedSubmission(self, config_path)

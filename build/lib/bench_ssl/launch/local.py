@@ -1,0 +1,90 @@
+"""Local launcher: each run in its own worker process, placed on GPUs and packed K per GPU.
+
+A worker is `python -m bench_ssl.run RUN_DIR/config.yaml`, so a crash, OOM or kill of one run never
+takes the driver or the other runs down. On a machine with G GPUs, slot i runs on GPU i // K
+(CUDA_VISIBLE_DEVICES), K = runs per GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+
+from ..results.run_dir import RunDir
+from .base import EXITED, QUEUED, RUNNING, Job, Launcher
+
+
+def gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - no usable CUDA: a CPU machine
+        return 0
+
+
+class LocalLauncher(Launcher):
+    name = "local"
+
+    def __init__(self, max_parallel: int | None, runs_per_gpu: int):
+        self.gpus = gpu_count()
+        self.runs_per_gpu = runs_per_gpu
+        default = self.gpus * runs_per_gpu if self.gpus else 1
+        self.slots = max_parallel or default
+        self.queue: deque[Job] = deque()
+        self.procs: dict[int, tuple[Job, subprocess.Popen]] = {}  # slot -> (job, process)
+        self.exited: dict[str, int] = {}
+
+    def describe(self) -> str:
+        where = f"{self.gpus} GPU(s) x {self.runs_per_gpu} run(s) per GPU" if self.gpus else "CPU"
+        return f"local, {self.slots} worker(s), {where}"
+
+    def start(self, jobs: list[Job]) -> None:
+        for job in jobs:  # started again (its owner elsewhere died): queued, no longer exited
+            self.exited.pop(job.run_id, None)
+        self.queue.extend(jobs)
+        self._fill()
+
+    def _fill(self) -> None:
+        for slot in range(self.slots):
+            if slot in self.procs or not self.queue:
+                continue
+            job = self.queue.popleft()
+            env = dict(os.environ)
+            if self.gpus:
+                env["CUDA_VISIBLE_DEVICES"] = str((slot // self.runs_per_gpu) % self.gpus)
+            log = open(RunDir(job.run_dir).worker_log, "ab")
+            proc = subprocess.Popen([sys.executable, "-m", "bench_ssl.run", str(job.config_path)], env=env,
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)  # Ctrl-C goes to the driver, which decides
+            log.close()
+            self.procs[slot] = (job, proc)
+
+    def states(self) -> dict[str, str]:
+        for slot, (job, proc) in list(self.procs.items()):
+            if proc.poll() is not None:
+                self.exited[job.run_id] = proc.returncode
+                del self.procs[slot]
+        self._fill()
+        states = {job.run_id: QUEUED for job in self.queue}
+        states.update({job.run_id: RUNNING for job, _ in self.procs.values()})
+        states.update({rid: EXITED for rid in self.exited})
+        return states
+
+    def cancel(self) -> None:
+        self.queue.clear()
+        for job, proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)  # the run checkpoints at its next step and exits
+        deadline = time.time() + 60
+        for job, proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.states()

@@ -1,0 +1,230 @@
+"""Checks before anything is launched: a problem every run would hit (no dataset, no GPU, no room for the
+checkpoints) is one error before any run folder exists, instead of N failed runs; and the wall time the
+sweep will take, so a GPU-sized sweep on a CPU is a choice, not a surprise.
+
+`check_environment(cfg)` is what a single run checks; `preflight(configs, ...)` what a driver checks once for
+all its runs: each dataset is located (downloaded into the user cache if it is the default one) and decoded
+once, each device is resolved, the output folder is written to, and a short timed calibration (a few
+training steps of one run, or the timings of the sweep's finished runs) gives the estimate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BenchSSLError, ConfigError
+
+log = logging.getLogger("bench_ssl.launch")
+
+CALIBRATION_STEPS = 3  # timed after one untimed step (which pays for allocation and kernel selection)
+EVAL_SHARE = 0.15  # evaluation and start-up, as a share of training time, when no finished run tells
+GPU_SIZED_S = 3600.0  # on a CPU, an estimate above this asks before starting (--yes skips the question)
+DISK_MARGIN = 1.2
+
+
+@dataclass
+class Estimate:
+    """What the checks found: seconds per run (by run id), where the figure comes from, checkpoint bytes."""
+
+    run_s: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+    checkpoint_bytes: int = 0
+    device: str = ""
+
+    def total_s(self, parallel: int) -> float:
+        return sum(self.run_s.values()) / max(1, parallel)
+
+
+def locate_data(data) -> None:
+    """The dataset of a data section exists (the default one is downloaded first) and its layout is known."""
+    from ..data.detect import detect_format, require_exists
+    from ..data.download import download
+    from ..data.location import downloadable_default
+
+    default = downloadable_default(data.root)
+    if data.download or (default and not os.path.exists(data.root)):
+        download(data.root, data.format if data.format != "auto" or not default else default)
+    require_exists(data.root)
+    if data.format == "auto":
+        detect_format(data.root)
+
+
+def check_device(name: str):
+    from ..train.loop import resolve_device
+
+    return resolve_device(name)
+
+
+def check_environment(cfg) -> None:
+    """A single run's checks before its folder is made: the device and the dataset."""
+    check_device(cfg.device)
+    locate_data(cfg.data)
+
+
+def check_output(folder: Path, need_bytes: int) -> None:
+    """`folder` can be created and written, with room for `need_bytes` (and a margin)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".preflight-"):
+            pass
+    except OSError as exc:
+        raise BenchSSLError(f"cannot write the results folder {folder}: {exc.strerror or exc}; make it writable or "
+                            "point output.root at another folder (--set output.root=DIR)") from None
+    free = shutil.disk_usage(folder).free
+    if need_bytes * DISK_MARGIN > free:
+        raise BenchSSLError(f"the runs will write about {_gb(need_bytes)} of checkpoints into {folder} but only "
+                            f"{_gb(free)} is free there; free disk space, point output.root elsewhere, or set "
+                            "output.keep_checkpoint=false (one checkpoint per running run is kept then)")
+
+
+def preflight(configs: list, run_ids: list[str], out_dir: Path, parallel: int, local: bool = True,
+              estimate_time: bool = True, finished: list[dict] = ()) -> Estimate:
+    """Check what `configs` (the runs still to do) need, once; return the estimate (empty without runs).
+
+    `local`: the runs execute on this machine, so its devices are checked (not on a Slurm login node);
+    `estimate_time`: time them too (from `finished` results of the same sweep, else a calibration)."""
+    estimate = Estimate()
+    if not configs:
+        return estimate
+    seen_data, seen_device = set(), {}
+    for cfg in configs:
+        d = cfg.data
+        key = (d.root, d.format, d.image_size, d.stl10_unlabeled, d.cache_dir)
+        if key not in seen_data:
+            seen_data.add(key)
+            _load_data(d)
+        if local and cfg.device not in seen_device:
+            seen_device[cfg.device] = check_device(cfg.device)
+    keep = sum(1 for c in configs if c.output.keep_checkpoint) + min(parallel, len(configs))
+    per_run = _checkpoint_bytes(configs[0])
+    estimate.checkpoint_bytes = per_run * keep
+    check_output(out_dir, estimate.checkpoint_bytes)
+    if not (local and estimate_time):
+        return estimate
+    estimate.device = str(next(iter(seen_device.values())))
+    per_image_epoch = _from_finished(finished)
+    if per_image_epoch is not None:
+        estimate.source = f"the timings of {len(finished)} finished run(s) of this sweep"
+    else:
+        per_image_epoch = _calibrate(configs[0], run_ids[0])
+        estimate.source = f"a timed calibration of {CALIBRATION_STEPS} training steps of run {run_ids[0]}"
+    for cfg, rid in zip(configs, run_ids):
+        estimate.run_s[rid] = per_image_epoch * _images(cfg) * cfg.optim.epochs
+    return estimate
+
+
+def _load_data(d) -> None:
+    from ..data import load_arrays
+
+    locate_data(d)
+    load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir, download=False,
+                stl10_unlabeled=d.stl10_unlabeled)
+
+
+def _images(cfg) -> int:
+    """Training images seen per epoch (drop_last), from the (cached) dataset index."""
+    n = _train_size(cfg)
+    return n // cfg.optim.batch_size * cfg.optim.batch_size if n >= cfg.optim.batch_size else n
+
+
+_SIZES: dict = {}
+
+
+def _train_size(cfg) -> int:
+    from ..data import load_arrays
+
+    d = cfg.data
+    key = (d.root, d.format, d.image_size, d.stl10_unlabeled, d.train_per_class)
+    if key not in _SIZES:
+        arrays = load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir,
+                             stl10_unlabeled=d.stl10_unlabeled)
+        labels = arrays.train_y
+        if d.train_per_class is None:
+            _SIZES[key] = len(labels)
+        else:
+            import numpy as np
+
+            counts = np.bincount(labels[labels >= 0])
+            _SIZES[key] = int(np.minimum(counts, d.train_per_class).sum())
+    return _SIZES[key]
+
+
+def _from_finished(finished) -> float | None:
+    """Seconds per training image per epoch (training and evaluation included) over the finished runs."""
+    rates = [r["wall_time_s"] / (r["num_train"] * r["epochs"]) for r in finished
+             if r.get("wall_time_s") and r.get("num_train") and r.get("epochs")]
+    return statistics.median(rates) if rates else None
+
+
+def _calibrate(cfg, rid: str) -> float:
+    """Seconds per training image per epoch of `cfg`, from a few real steps (plus the evaluation share)."""
+    import torch
+
+    from ..train.loop import Trainer
+
+    with tempfile.TemporaryDirectory(prefix="bench_ssl-calibrate-") as tmp:
+        trainer = Trainer(cfg, rid, Path(tmp))
+        b = cfg.optim.batch_size
+        n = trainer.data.train_x.shape[0]
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:b].to(trainer.device)
+        labels = trainer.data.train_y[order]
+        times = []
+        for step in range(CALIBRATION_STEPS + 1):
+            trainer.sync()
+            t0 = time.perf_counter()
+            trainer.optimize(trainer.make_views(order), labels, order, step)
+            trainer.sync()
+            times.append(time.perf_counter() - t0)
+    step_s = statistics.median(times[1:])
+    return step_s / b * (1 + EVAL_SHARE)
+
+
+def _checkpoint_bytes(cfg) -> int:
+    """Bytes of one checkpoint of `cfg`: the method's state (weights, buffers, queues, banks) plus the
+    optimizer's (one momentum buffer per weight; two for AdamW)."""
+    from ..methods import build_method
+
+    n, classes = _train_size(cfg), _num_classes(cfg)
+    method = build_method(cfg, n, classes)
+    state = sum(t.numel() * t.element_size() for t in method.state_dict().values())
+    weights = sum(p.numel() * p.element_size() for p in method.parameters() if p.requires_grad)
+    return state + weights * (2 if cfg.optim.name == "adamw" else 1)
+
+
+def _num_classes(cfg) -> int:
+    from ..data import load_arrays
+
+    d = cfg.data
+    return len(load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir,
+                           stl10_unlabeled=d.stl10_unlabeled).classes)
+
+
+def confirm_long_sweep(estimate: Estimate, parallel: int, yes: bool, stdin=None) -> None:
+    """On a CPU, a sweep estimated above GPU_SIZED_S asks first (or needs --yes): it was sized for a GPU."""
+    total = estimate.total_s(parallel)
+    if yes or not estimate.device.startswith("cpu") or total <= GPU_SIZED_S:
+        return
+    from ..sweep.display import format_duration
+
+    question = (f"this sweep is sized for a GPU: on this CPU it would take about {format_duration(total)} "
+                f"({len(estimate.run_s)} runs, {parallel} at a time)")
+    stdin = stdin if stdin is not None else __import__("sys").stdin
+    if stdin.isatty():
+        answer = input(f"{question}. Start anyway? (--profile quick is the CPU size) [y/N] ")
+        if answer.strip().lower().startswith("y"):
+            return
+    raise ConfigError(f"{question}; run the CPU size with --profile quick, or pass --yes to start it anyway")
+
+
+def _gb(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+__all__ = ["Estimate", "check_environment", "check_output", "confirm_long_sweep", "locate_data", "preflight"]

@@ -1,0 +1,60 @@
+"""Supervised contrastive loss (Khosla et al. 2020): every same-class sample in the batch is a positive.
+
+Two placements of the 1/|P(i)| average (SupCon Table 1): L_out (outside the log, the one that trains
+well) and L_in (inside). With one sample per class the only positive is the other view, and both equal
+NT-Xent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..params import param
+
+VARIANTS = ("out", "in")
+
+
+@dataclass
+class SupConParams:
+    temperature: float = param(0.5, low=0.0, low_open=True, help="tau of the softmax (SupCon: 0.1)")
+    normalize: bool = param(True, help="l2-normalise the projections")
+    supcon_variant: str = param("out", choices=VARIANTS, help="out = L_out^sup (averaged outside the log), in = L_in^sup")
+
+
+P = SupConParams
+
+
+def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = P.temperature, variant: str = P.supcon_variant,
+           normalize: bool = P.normalize) -> torch.Tensor:
+    """Mean over the N*V anchors of the SupCon loss; z: (N, V, D) holds V views of N samples, labels: (N,).
+
+    Each anchor's softmax runs over all N*V-1 other samples (itself excluded); its positives are the
+    other samples with its label. Anchors without any positive (possible only with V=1) are left out
+    of the mean.
+    """
+    if z.dim() != 3 or labels.shape != z.shape[:1]:
+        raise ValueError(f"z must be (N, V, D) and labels (N,); got {tuple(z.shape)} and {tuple(labels.shape)}")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+    n, v, d = z.shape
+    f = z.float().transpose(0, 1).reshape(v * n, d)  # view-major: anchor a is view a // n of sample a % n
+    if normalize:
+        f = F.normalize(f, dim=1)
+    lab = labels.repeat(v)
+    itself = torch.eye(v * n, dtype=torch.bool, device=f.device)
+    logits = (f @ f.T / temperature).masked_fill(itself, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    positive = (lab[:, None] == lab[None, :]) & ~itself
+    n_pos = positive.sum(1)
+    has_pos = n_pos > 0
+    if variant == "out":  # -1/|P| sum_p log p_ip
+        per_anchor = -log_prob.masked_fill(~positive, 0.0).sum(1) / n_pos.clamp(min=1)
+    else:  # -log(1/|P| sum_p p_ip)
+        pos_log_prob = log_prob.masked_fill(~positive, float("-inf"))
+        pos_log_prob = torch.where(has_pos[:, None], pos_log_prob, torch.zeros_like(pos_log_prob))
+        per_anchor = torch.log(n_pos.clamp(min=1).float()) - torch.logsumexp(pos_log_prob, dim=1)
+    per_anchor = torch.where(has_pos, per_anchor, torch.zeros_like(per_anchor))
+    return per_anchor.sum() / has_pos.sum().clamp(min=1)

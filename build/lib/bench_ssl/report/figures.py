@@ -1,0 +1,309 @@
+"""One look for every figure: paper-size fonts, the Okabe-Ito colour-blind-safe palette, cividis for
+heatmaps, hatched 'n/a' where a cell has no result yet, and the panels the studies are drawn with."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window; set before pyplot is imported anywhere
+
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency, and in grey scale by marker
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+HEATMAP_CMAP = "cividis"  # perceptually uniform and colour-blind safe (Nunez et al. 2018)
+MISSING = "#9a9a9a"
+PAGE_WIDTH_IN = 6.75  # a two-column paper's text width: figures are drawn at print size, so 7-9 pt is 7-9 pt
+RC = {
+    "font.family": "DejaVu Sans",
+    "font.size": 8,
+    "axes.titlesize": 8.5,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "legend.frameon": False,
+    "figure.titlesize": 10,
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.05,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.5,
+    "lines.linewidth": 1.4,
+    "lines.markersize": 4.5,
+    "hatch.linewidth": 0.6,
+    "hatch.color": MISSING,
+    "pdf.fonttype": 42,  # TrueType in the PDF: the text (titles, labels) stays searchable and extractable
+    "ps.fonttype": 42,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+}
+
+
+@contextlib.contextmanager
+def style():
+    """Every report figure is created, drawn and saved inside this context."""
+    with matplotlib.rc_context(RC):
+        yield
+
+
+def new_figure(width_in: float = PAGE_WIDTH_IN, height_in: float = 3.0) -> Figure:
+    return Figure(figsize=(width_in, height_in), layout="constrained")
+
+
+def png_bytes(fig: Figure, tight: bool = True, dpi: float | None = None) -> bytes:
+    buf = io.BytesIO()
+    with style():
+        fig.savefig(buf, format="png", bbox_inches="tight" if tight else None, dpi=dpi or RC["savefig.dpi"])
+    return buf.getvalue()
+
+
+def colors(n: int, sequential: bool = False) -> list[str]:
+    """n distinct colours: Okabe-Ito for categories, or evenly spaced along cividis for ordered levels
+    (batch sizes, strengths), so that order reads as lightness."""
+    if sequential and n > 1:
+        cmap = matplotlib.colormaps[HEATMAP_CMAP]
+        return [matplotlib.colors.to_hex(cmap(0.05 + 0.85 * i / (n - 1))) for i in range(n)]
+    return [PALETTE[i % len(PALETTE)] for i in range(n)]
+
+
+def _handle_color(handle) -> str:
+    artist = handle.patches[0] if hasattr(handle, "patches") else handle.lines[0] if hasattr(handle, "lines") else handle
+    line = hasattr(artist, "get_xdata")
+    color = artist.get_color() if line or not hasattr(artist, "get_facecolor") else artist.get_facecolor()
+    return matplotlib.colors.to_hex(color)
+
+
+def legends_below(fig, axes, title: str | None = None) -> None:
+    """Legends under the panels rather than over the data: one for the whole figure when every label has the
+    same colour in every panel, else one under each panel (e.g. batch sizes matched by rank)."""
+    axes = [ax for ax in axes if ax.get_legend_handles_labels()[1]]
+    entries, colours, consistent = {}, {}, True
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(lab, h)
+            c = _handle_color(h)
+            consistent &= colours.setdefault(lab, c) == c
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if not entries:
+        return
+    if consistent:
+        fig.legend(list(entries.values()), list(entries.keys()), loc="outside lower center", ncols=min(len(entries), 7),
+                   title=title, title_fontsize=7, frameon=False)
+        return
+    for ax in axes:
+        handles, labels = ax.get_legend_handles_labels()
+        uniq = dict(zip(labels, handles))
+        ax.legend(list(uniq.values()), list(uniq.keys()), loc="upper center", bbox_to_anchor=(0.5, -0.22),
+                  ncols=min(len(uniq), 6), title=title, title_fontsize=7, frameon=False, columnspacing=1.0,
+                  handlelength=1.2)
+
+
+def wrap(text: str, width: int = 44) -> str:
+    """Panel subtitles on at most a few short lines, so they never run into the neighbouring panel."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+
+
+def fmt_tick(v) -> str:
+    """A config value as a short label: 0.5 -> "0.5", 4096.0 -> "4096", 0.2588170214937917 -> "0.2588"
+    (sampled values of an Optuna study would otherwise fill the axis)."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _bottom(values: list[float]) -> float:
+    """Bars start below the smallest value, not at 0: the figures compare differences of a few points."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return 0.0
+    lo, hi = min(finite), max(finite)
+    span = max(hi - lo, 1.0)
+    return max(0.0, math.floor(lo - 0.6 * span))
+
+
+def _err(d: dict) -> float:
+    e = d.get("err")
+    return e if e is not None and math.isfinite(e) and e > 0 else 0.0
+
+
+def mark_missing(ax, x: float, y: float, width: float, height: float, text: str = "n/a", fontsize: float = 6.5) -> None:
+    """A hatched box with a short note where a result is expected but missing."""
+    ax.add_patch(Rectangle((x, y), width, height, fill=False, hatch="////", edgecolor=MISSING, linewidth=0.6, zorder=1))
+    ax.text(x + width / 2, y + height / 2, text, ha="center", va="center", fontsize=fontsize, color="#444444", zorder=2,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+
+
+def bars(ax, data: list[dict], *, x_order: list, hue_order: list, hue_colors: dict, ylabel: str, xlabel: str = "",
+         legend: bool = True) -> None:
+    """Grouped bars. data: rows {x, hue, value, err, state, note}; state 'ok', 'missing' (expected, no result:
+    hatched 'n/a') or 'note' (the source gives text instead of a number, e.g. 'fail')."""
+    values = [d["value"] for d in data if d["state"] == "ok"]
+    bottom = _bottom([v - _err(d) for v, d in zip(values, (d for d in data if d["state"] == "ok"))])
+    highest = max((d["value"] + _err(d) for d in data if d["state"] == "ok"), default=1.0)
+    top = highest + 0.12 * max(highest - bottom, 1.0)
+    present = {x: [h for h in hue_order if any(d["x"] == x and d["hue"] == h for d in data)] for x in x_order}
+    for hue in hue_order:
+        for d in (d for d in data if d["hue"] == hue):
+            i = x_order.index(d["x"])
+            here = present[d["x"]]  # the bars of one group sit side by side, centred on their tick
+            width = 0.8 / max(len(here), 2)
+            left = i - width * len(here) / 2 + here.index(hue) * width
+            if d["state"] == "ok":
+                ax.bar(left + width / 2, d["value"] - bottom, width * 0.92, bottom=bottom, color=hue_colors[hue],
+                       label=str(hue) if hue is not None else None, zorder=2)
+                if d.get("err") and math.isfinite(d["err"]) and d["err"] > 0:
+                    ax.errorbar(left + width / 2, d["value"], yerr=d["err"], color="black", capsize=1.5, linewidth=0.8, zorder=3)
+            else:
+                mark_missing(ax, left + width * 0.04, bottom, width * 0.92, (top - bottom) * 0.35,
+                             d.get("note") or "n/a", fontsize=6)
+    ax.set_xticks(range(len(x_order)), [fmt_tick(x) for x in x_order])
+    ax.set_xlim(-0.6, len(x_order) - 0.4)
+    ax.set_ylim(bottom, top)
+    ax.set_ylabel(ylabel)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.grid(axis="x", visible=False)
+    if legend and len(hue_order) > 1:
+        handles, labels = ax.get_legend_handles_labels()
+        uniq = dict(zip(labels, handles))
+        if uniq:
+            ax.legend(uniq.values(), uniq.keys(), loc="best")
+
+
+def lines(ax, data: list[dict], *, x_order: list | None, hue_order: list, hue_colors: dict, ylabel: str,
+          xlabel: str = "", xlog: bool = False, legend: bool = True, separate: tuple = ()) -> None:
+    """One line per hue over x (categorical positions when x_order is given, numeric otherwise); missing
+    points are an 'x' on the axis floor with their note; x values in `separate` (not on the scale of the others,
+    e.g. AutoAug among colour strengths) are points, not joined to the line."""
+    pos = (lambda x: x_order.index(x)) if x_order is not None else (lambda x: float(x))
+    ok = [d for d in data if d["state"] == "ok"]
+    lo, hi = (min(d["value"] - _err(d) for d in ok), max(d["value"] + _err(d) for d in ok)) if ok else (0.0, 1.0)
+    span = max(hi - lo, 1.0)
+    floor = lo - 0.25 * span
+    for j, hue in enumerate(hue_order):
+        rows = sorted((d for d in data if d["hue"] == hue), key=lambda d: pos(d["x"]))
+        ok = [d for d in rows if d["state"] == "ok"]
+        if ok:
+            xs = [pos(d["x"]) for d in ok]
+            ys = [d["value"] for d in ok]
+            err = [d.get("err") if d.get("err") and math.isfinite(d["err"]) else 0.0 for d in ok]
+            joined = [d["x"] not in separate for d in ok]
+            ax.errorbar(xs, ys, yerr=err if any(err) else None, color=hue_colors[hue], marker=MARKERS[j % len(MARKERS)],
+                        capsize=2 if any(err) else 0, label=str(hue) if hue is not None else None, zorder=3,
+                        linestyle="none")
+            ax.plot([x for x, k in zip(xs, joined) if k], [y for y, k in zip(ys, joined) if k], color=hue_colors[hue],
+                    zorder=3)
+        for d in rows:
+            if d["state"] != "ok":
+                ax.plot([pos(d["x"])], [floor], marker="x", color=hue_colors[hue], markersize=6, linestyle="none",
+                        clip_on=False, zorder=4)
+                ax.annotate(d.get("note") or "n/a", (pos(d["x"]), floor), textcoords="offset points", xytext=(0, 5),
+                            ha="center", fontsize=6.5, color="#444444")
+    ax.set_ylim(floor - 0.08 * span, hi + 0.15 * span)
+    if x_order is not None:
+        ax.set_xticks(range(len(x_order)), [fmt_tick(x) for x in x_order])
+        ax.set_xlim(-0.4, len(x_order) - 0.6)
+    elif xlog:
+        ax.set_xscale("log", base=2 if all(float(d["x"]) >= 1 for d in data) else 10)
+        ticks = sorted({float(d["x"]) for d in data})
+        ax.set_xticks(ticks, [fmt_tick(t) for t in ticks])
+        ax.minorticks_off()
+    ax.set_ylabel(ylabel)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if legend and len(hue_order) > 1 and ax.get_legend_handles_labels()[1]:
+        ax.legend(loc="best")
+
+
+def heatmap(ax, values: np.ndarray, *, missing: np.ndarray, absent: np.ndarray, rows: list[str], cols: list[str],
+            title: str, xlabel: str, ylabel: str, cbar_label: str, fmt: str = ".1f") -> None:
+    """An annotated seaborn heatmap; `missing` cells (expected, no result) are hatched 'n/a', `absent` cells
+    (not part of this sweep) are left blank with a dash."""
+    import seaborn as sns
+
+    shown = np.where(np.isfinite(values), values, np.nan)
+    finite = shown[np.isfinite(shown)]
+    sns.heatmap(shown, ax=ax, cmap=HEATMAP_CMAP, annot=True, fmt=fmt, annot_kws={"fontsize": 6},
+                vmin=float(finite.min()) if finite.size else 0, vmax=float(finite.max()) if finite.size else 1,
+                linewidths=0.5, linecolor="white", square=True, cbar_kws={"label": cbar_label, "shrink": 0.8},
+                xticklabels=cols, yticklabels=rows)
+    for (r, c), miss in np.ndenumerate(missing):
+        if miss:
+            mark_missing(ax, c + 0.04, r + 0.04, 0.92, 0.92, "n/a", fontsize=5.5)
+        elif absent[r, c]:
+            ax.text(c + 0.5, r + 0.5, "–", ha="center", va="center", fontsize=6, color=MISSING)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=45, length=0)
+    ax.tick_params(axis="y", rotation=0, length=0)
+    ax.grid(False)
+    ax.figure.axes[-1].tick_params(labelsize=6)
+
+
+def curves_height_in(n_runs: int, cols: int = 6) -> float:
+    return 0.3 + 1.25 * max(1, math.ceil(n_runs / max(1, min(cols, n_runs))))
+
+
+def curves(runs: list[dict], title: str, loss_label: str = "loss", knn_label: str = "kNN top-1 (%)", cols: int = 6,
+           fig=None) -> Figure:
+    """Small multiples, one panel per run: training loss per epoch (left axis) and the kNN monitor's top-1
+    (right axis, when it was evaluated during training). runs: {title, status, epochs, loss, knn_epochs, knn}."""
+    cols = max(1, min(cols, len(runs)))
+    n_rows = max(1, math.ceil(len(runs) / cols))
+    height = 0.3 + 1.25 * n_rows
+    # a fixed grid rather than constrained layout: dozens of twin axes make the layout solver the slow part
+    fig = fig or Figure(figsize=(PAGE_WIDTH_IN, height))
+    axes = fig.subplots(n_rows, cols, squeeze=False, gridspec_kw={
+        "left": 0.06, "right": 0.95, "top": 1 - 0.55 / height, "bottom": 0.35 / height, "wspace": 0.75, "hspace": 0.75})
+    for ax, run in zip(axes.flat, runs):
+        ax.set_title(run["title"], fontsize=6)
+        ax.tick_params(labelsize=5.5, length=2, pad=1)
+        ax.locator_params(axis="y", nbins=3)
+        if run["epochs"]:
+            ax.plot(run["epochs"], run["loss"], color=PALETTE[0], marker="o", markersize=2.5, linewidth=1.0)
+            if run["knn"]:
+                twin = ax.twinx()
+                twin.plot(run["knn_epochs"], run["knn"], color=PALETTE[1], marker="s", markersize=2.5, linewidth=1.0,
+                          linestyle="--")
+                twin.tick_params(labelsize=5.5, colors=PALETTE[1], length=2, pad=1)
+                twin.locator_params(axis="y", nbins=3)
+                twin.grid(False)
+                twin.spines["right"].set_visible(True)
+            ax.set_xlabel("epoch", fontsize=6, labelpad=1)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        else:
+            ax.text(0.5, 0.5, f"{run['status']}\n(no epoch yet)", ha="center", va="center", fontsize=6.5,
+                    color="#444444", transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    for ax in list(axes.flat)[len(runs):]:
+        ax.set_visible(False)
+    from matplotlib.lines import Line2D
+
+    fig.legend([Line2D([], [], color=PALETTE[0], marker="o"), Line2D([], [], color=PALETTE[1], marker="s", linestyle="--")],
+               [f"{loss_label} (left axis)", f"{knn_label} (right axis)"], loc="upper right", ncols=2, fontsize=6.5,
+               bbox_to_anchor=(0.99, 1.0))
+    fig.suptitle(title, fontsize=9, x=0.01, y=1 - 0.05 / height, ha="left", va="top")
+    return fig
+
+
+__all__ = ["HEATMAP_CMAP", "MARKERS", "PAGE_WIDTH_IN", "PALETTE", "RC", "bars", "colors", "curves", "heatmap", "lines",
+           "mark_missing", "new_figure", "png_bytes", "style"]

@@ -1,0 +1,264 @@
+"""Everything one report shows, built once and written as HTML and/or PDF: the reproduced figure beside the
+published one, the agreement statistics, the cells and runs, the learning curves and the environment."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from . import figures
+from .agreement import Best, ClaimResult, Correlation
+from .cells import agreement, build_cells
+from .data import Sweep, curves, environment, load_sweep, setup, short_setup
+from .studies import DrawContext, GenericStudy, Match, Study, find
+
+CURVES_PER_FIGURE = 24
+
+
+@dataclass
+class FigureItem:
+    title: str
+    caption: str
+    figure: object  # matplotlib Figure, at print width
+    png: bytes = b""
+    draw: object = None  # draw(fig_or_subfigure): the same figure again, e.g. onto a PDF page
+    height_in: float = 3.0
+
+
+@dataclass
+class Report:
+    sweep: Sweep
+    study: Study
+    known: bool  # a registered paper figure (else a generic report: table, curves, environment)
+    title: str
+    caption_setup: dict
+    cells: pd.DataFrame
+    paper: pd.DataFrame
+    match: Match
+    correlations: list[Correlation]
+    best: Best | None
+    claims: list[ClaimResult]
+    figure: FigureItem
+    curve_figures: list[FigureItem]
+    cell_table: pd.DataFrame
+    run_table: pd.DataFrame
+    environment: list[tuple[str, str]]
+    commands: list[str]
+    notes: list[str] = field(default_factory=list)  # partial sweep, runs outside the figure, ...
+    generated_at: str = ""
+    study_figures: list[FigureItem] = field(default_factory=list)  # an Optuna study's plots (tune results only)
+    best_config: Path | None = None  # an Optuna study's best trial as a run config
+
+    @property
+    def counts(self) -> dict:
+        return self.sweep.runs["status"].value_counts().to_dict()
+
+    @property
+    def complete(self) -> bool:
+        return bool((self.sweep.runs["status"] == "done").all())
+
+
+def build(sweep_dir: str | Path, metric: str | None = None) -> Report:
+    sweep = load_sweep(sweep_dir, metric)
+    file_stem = Path(sweep.file).stem if sweep.file else None
+    study = find(file_stem, sweep.name)
+    known = study is not None
+    if study is None:
+        study = GenericStudy(sweep.name, sweep.varying)
+    if hasattr(study, "configure"):
+        study.configure(sweep.runs)
+    cells, paper, match = build_cells(study, sweep.runs)
+    s = setup(sweep.runs)
+    ctx = DrawContext(sweep.metric_label, short_setup(s), getattr(study, "paper_setup", ""))
+    if known:
+        corr, best, claims = agreement(study, cells, paper, match)
+    else:
+        corr, best, claims = [], None, []
+    title = f"{study.figure}: {study.title}" if known else f"Sweep {sweep.name}"
+    notes = _notes(sweep, study, cells, match)
+    fig = study.draw(cells, paper, ctx, match)
+    main = FigureItem(title=title, caption=_caption(study, known, sweep, s, cells, match), figure=fig,
+                      png=figures.png_bytes(fig), draw=lambda f: study.draw(cells, paper, ctx, match, fig=f),
+                      height_in=fig.get_size_inches()[1])
+    study_figs, best_config = _optuna_figures(sweep)
+    return Report(
+        sweep=sweep, study=study, known=known, title=title, caption_setup=s, cells=cells, paper=paper, match=match,
+        correlations=corr, best=best, claims=claims, figure=main, curve_figures=_curve_figures(study, sweep, cells),
+        cell_table=_cell_table(cells, known, match), run_table=_run_table(study, sweep, cells),
+        environment=environment(sweep.runs), commands=_commands(sweep), notes=notes,
+        generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), study_figures=study_figs,
+        best_config=best_config,
+    )
+
+
+def _optuna_figures(sweep: Sweep) -> tuple[list[FigureItem], Path | None]:
+    """The plots of an Optuna study (`bench_ssl.tune` leaves study.json in its results folder), redrawn
+    from its storage when they are older; ([], None) for a sweep."""
+    path = Path(sweep.path)
+    if not (path / "study.json").exists():
+        return [], None
+    from ..tune.report import BEST_CONFIG, tune_figures
+
+    n = len(sweep.runs)
+    out = []
+    for title, png in tune_figures(path):
+        data = png.read_bytes()
+        caption = (f"Optuna's {title[0].lower() + title[1:]} of study {sweep.name} ({n} trial runs in the results "
+                   f"store; pruned and failed trials included where Optuna draws them).")
+        out.append(FigureItem(title=title, caption=caption, figure=None, png=data, height_in=0.0))
+    best = path / BEST_CONFIG
+    return out, best if best.exists() else None
+
+
+def _caption(study: Study, known: bool, sweep: Sweep, s: dict, cells: pd.DataFrame, match: Match) -> str:
+    ours = (f"{sweep.metric_label.replace(' (%)', '')} on the {s['dataset']} test set after {s['epochs'] or '?'} of "
+            f"pretraining ({s['methods']}) on {s['images']}, {s['backbone']}, {s['batch']}; mean ± std over {s['seeds']}"
+            f" (error bars where a cell has 2 or more)")
+    missing = int((cells["state"] == "missing").sum())
+    parts = [f"{'Left' if known else 'Ours'}: {ours}."]
+    if known:
+        parts.append(f"Right: the paper's published numbers ({study.paper_setup}; {study.citation}), rebuilt from "
+                     f"bench_ssl/paper/data/{study.paper_table}.csv.")
+        for axis, how in match.by_rank.items():
+            parts.append(f"Our {axis} levels are matched to the paper's by rank ({how}).")
+    if missing:
+        parts.append(f"Hatched 'n/a': {missing} of {len(cells)} cells have no finished run yet (pending, running or failed).")
+    if known and study.expected:
+        parts.append(f"The paper's shape: {study.expected}.")
+    return " ".join(parts)
+
+
+def _notes(sweep: Sweep, study: Study, cells: pd.DataFrame, match: Match) -> list[str]:
+    notes = []
+    counts = sweep.runs["status"].value_counts().to_dict()
+    not_done = {k: v for k, v in counts.items() if k != "done"}
+    if not_done:
+        what = ", ".join(f"{n} {s}" for s, n in not_done.items())
+        notes.append(f"Partial sweep: {what} of {len(sweep.runs)} runs. Cells without a finished run are marked n/a and "
+                     f"left out of the agreement statistics; make the report again when the sweep is done.")
+    outside = sum(1 for row in sweep.runs.to_dict("records") if study.key_of(row) is None)
+    if outside:
+        notes.append(f"{outside} run(s) do not belong to a cell of this figure; they are listed in the run table only.")
+    unmatched = [lab for lab, pk in zip(cells["label"], cells["paper_key"]) if pk is None]
+    if unmatched and study.paper():
+        notes.append(f"No published number for: {', '.join(unmatched[:8])}{', ...' if len(unmatched) > 8 else ''}.")
+    return notes
+
+
+def fmt(v, digits: int = 1) -> str:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if math.isnan(v) else f"{v:.{digits}f}"
+
+
+def mean_std(mean, std, n) -> str:
+    if not n:
+        return "n/a"
+    return f"{fmt(mean)} ± {fmt(std)}" if n > 1 and not math.isnan(std) else fmt(mean)
+
+
+def _cell_table(cells: pd.DataFrame, known: bool, match: Match) -> pd.DataFrame:
+    rows = []
+    for c in cells.to_dict("records"):
+        row = {"cell": c["label"]}
+        if known:
+            if match.by_rank:
+                row["paper cell"] = c["paper_label"] or "–"
+            row["paper"] = c["paper_note"] or fmt(c["paper"]) if c["paper_key"] is not None else "–"
+        row["ours (mean ± std)"] = mean_std(c["mean"], c["std"], c["n_done"])
+        row["seeds done"] = f"{c['n_done']}/{c['n_runs']}"
+        row["runs"] = c["statuses"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _run_table(study: Study, sweep: Sweep, cells: pd.DataFrame) -> pd.DataFrame:
+    order = {k: i for i, k in enumerate(cells["key"])}
+    rows = []
+    for r in sweep.runs.to_dict("records"):
+        key = study.key_of(r)
+        error = r.get("error")
+        rows.append({
+            "_order": (order.get(key, len(order)), r.get("seed") or 0),
+            "run": r["run_id"],
+            "cell": study.label(key) if key is not None else "(not in the figure)",
+            "seed": r.get("seed", ""),
+            "status": r["status"],
+            sweep.metric_label: fmt(r["value"]),
+            "kNN top-1 (%)": fmt(_pct(r.get("knn_top1"))),
+            "linear top-1 (%)": fmt(_pct(r.get("linear_top1"))),
+            "epochs": r.get("optim.epochs", ""),
+            "wall (s)": fmt(r.get("wall_time_s"), 0),
+            "note": str(error) if isinstance(error, str) else "",
+        })
+    rows.sort(key=lambda x: x["_order"])
+    table = pd.DataFrame(rows).drop(columns="_order")
+    if sweep.metric_label in ("kNN top-1 (%)", "linear top-1 (%)"):  # the metric is already one of the two
+        table = table.loc[:, ~table.columns.duplicated()]
+    return table
+
+
+def _pct(v) -> float:
+    try:
+        return float(v) * 100
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _curve_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[FigureItem]:
+    order = {k: i for i, k in enumerate(cells["key"])}
+    runs = []
+    for r in sweep.runs.to_dict("records"):
+        key = study.key_of(r)
+        recs = curves(r["run_dir"])
+        knn = [(x["epoch"], x["knn_top1"] * 100) for x in recs if x.get("knn_top1") is not None]
+        runs.append({
+            "_order": (order.get(key, len(order)), r.get("seed") or 0),
+            "title": f"{study.label(key) if key is not None else r['run_id']} · seed {r.get('seed', '?')}",
+            "status": r["status"],
+            "epochs": [x["epoch"] for x in recs if "loss" in x],
+            "loss": [x["loss"] for x in recs if "loss" in x],
+            "knn_epochs": [e for e, _ in knn],
+            "knn": [v for _, v in knn],
+        })
+    runs.sort(key=lambda x: x["_order"])
+    out = []
+    chunks = [runs[i:i + CURVES_PER_FIGURE] for i in range(0, len(runs), CURVES_PER_FIGURE)]
+    for i, chunk in enumerate(chunks):
+        part = f" ({i + 1}/{len(chunks)})" if len(chunks) > 1 else ""
+        title = f"Learning curves{part}"
+        with figures.style():
+            fig = figures.curves(chunk, title)
+            png = figures.png_bytes(fig, tight=False, dpi=150)
+        caption = ("Per run: the training loss per epoch (left axis) and, where the kNN monitor ran during training, its "
+                   "top-1 on the test set (right axis). Panel titles: the cell and the seed; a run with no finished epoch "
+                   "shows its status.")
+        out.append(FigureItem(title=title, caption=caption, figure=fig, png=png,
+                              draw=lambda f, c=chunk, t=title: figures.curves(c, t, fig=f),
+                              height_in=fig.get_size_inches()[1]))
+    return out
+
+
+def _commands(sweep: Sweep) -> list[str]:
+    cmds = []
+    if sweep.file:
+        stem = Path(sweep.file).stem
+        profile = sweep.name[len(stem) + 1:] if sweep.name.startswith(stem + "_") else ""
+        cmds.append(f"python -m bench_ssl.sweep {sweep.file}{f' --profile {profile}' if profile else ''} "
+                    f"--set data.root=PATH/TO/cifar10-jpg.tar.gz")
+    cmds.append(f"python -m bench_ssl.report {sweep.path} --out reports/ --format html,pdf")
+    return cmds
+
+
+def generator() -> str:
+    return f"bench_ssl {__version__}"
+
+
+__all__ = ["FigureItem", "Report", "build", "fmt", "generator", "mean_std"]

@@ -1,0 +1,85 @@
+"""Quick tables of results: `python -m bench_ssl.results PATH [--format csv|parquet|markdown] [--pivot ROW COL VALUE]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import BenchSSLError
+from ..output import atomic_open, atomic_write_text
+from .manifest import read_manifest
+
+SUMMARY = ["linear_top1", "linear_top5", "knn_top1", "epoch_time_s", "wall_time_s"]
+
+
+def summary_columns(frame, path) -> list[str]:
+    """run_id, status, the keys the sweep varies (from sweep.json), then the headline metrics."""
+    varying: list[str] = []
+    for sweep in frame["sweep"].unique():
+        manifest = read_manifest(Path(path) / sweep if (Path(path) / sweep).is_dir() else Path(path)) or {}
+        varying += [k for k in manifest.get("varying", []) if k not in varying]
+    cols = ["run_id", "status", *varying, *SUMMARY]
+    if frame["sweep"].nunique() > 1:
+        cols.insert(1, "sweep")
+    if "error" in frame:
+        cols.append("error")
+    return [c for c in cols if c in frame.columns]
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.results", description=__doc__)
+    parser.add_argument("path", help="a results folder, a sweep folder (results/<sweep>) or a run folder")
+    parser.add_argument("--format", choices=("markdown", "csv", "parquet"), default="markdown")
+    parser.add_argument("--pivot", nargs=3, metavar=("ROW", "COL", "VALUE"),
+                        help="mean of VALUE for each (ROW, COL) over done runs, e.g. --pivot method.temperature seed knn_top1")
+    parser.add_argument("--all-columns", action="store_true", help="every config and result column, not just the summary")
+    parser.add_argument("--out", help="write to this file instead of stdout (required for parquet)")
+    args = parser.parse_args(argv)
+    try:
+        return _main(args)
+    except (FileNotFoundError, BenchSSLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(args) -> int:
+    from .table import load  # pandas: imported once the arguments are known
+
+    frame = load(args.path)
+    unreadable = frame[frame["status"] == "corrupt"] if "status" in frame else frame.iloc[:0]
+    for _, row in unreadable.iterrows():  # shown in the table too; the others are listed as usual
+        print(f"warning: {row['error']}", file=sys.stderr)
+    if args.pivot:
+        row, col, value = args.pivot
+        missing = [c for c in (row, col, value) if c not in frame.columns]
+        if missing:
+            print(f"error: no column {missing[0]!r}; columns: {', '.join(frame.columns)}", file=sys.stderr)
+            return 2
+        done = frame[frame["status"] == "done"]
+        frame = done.pivot_table(index=row, columns=col, values=value, aggfunc="mean")
+    elif not args.all_columns and not frame.empty:
+        frame = frame[summary_columns(frame, args.path)]
+    if args.format == "parquet":
+        if not args.out:
+            print("error: --format parquet writes a binary file: add --out FILE.parquet", file=sys.stderr)
+            return 2
+        with atomic_open(args.out) as f:
+            frame.to_parquet(f)
+        return 0
+    if args.format == "csv":
+        text = frame.to_csv(index=bool(args.pivot))
+    else:  # an empty cell: the parameter does not apply to that run (or the run has no result yet)
+        shown = frame.astype(object).where(frame.notna(), None)
+        text = shown.to_markdown(index=bool(args.pivot), floatfmt=".4g", missingval="–")
+    if args.out:
+        atomic_write_text(args.out, text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    from ..cli import guarded
+
+    sys.exit(guarded(main))
