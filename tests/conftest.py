@@ -1,4 +1,5 @@
-"""Shared fixtures: the real CIFAR-10 tarball from ../shared, decoded once per test session; a real Slurm cluster."""
+"""Shared fixtures: the real CIFAR-10 tarball ($BENCH_SSL_DATA, which .ci/run sets, else ../shared), decoded once
+per test session; a real Slurm cluster."""
 
 import os
 import subprocess
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CIFAR_TAR = ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz"
+CIFAR_TAR = Path(os.environ.get("BENCH_SSL_DATA") or ROOT.parent / "shared" / "datasets" / "cifar10-jpg.tar.gz").resolve()
+os.environ["BENCH_SSL_DATA"] = str(CIFAR_TAR)  # the data.root default of every run the tests start (subprocesses too)
 SHARED_SLURM = ROOT.parent / "shared" / "slurm"
 
 

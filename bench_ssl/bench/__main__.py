@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     import torch
 
     from ..config import load_config
-    from ..output import atomic_write_json, atomic_write_text, environment
+    from ..output import environment
     from ..train import resolve_device
     from .compare import compare
     from .packing import packing

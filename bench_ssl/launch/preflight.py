@@ -24,6 +24,7 @@ from ..errors import BenchSSLError, ConfigError
 log = logging.getLogger("bench_ssl.launch")
 
 CALIBRATION_STEPS = 3  # timed after one untimed step (which pays for allocation and kernel selection)
+CPU_BATCH = 128  # on a CPU, calibration steps of at most this many images
 EVAL_SHARE = 0.15  # evaluation and start-up, as a share of training time, when no finished run tells
 GPU_SIZED_S = 3600.0  # on a CPU, an estimate above this asks before starting (--yes skips the question)
 DISK_MARGIN = 1.2
@@ -171,8 +172,9 @@ def _calibrate(cfg, rid: str) -> float:
 
     with tempfile.TemporaryDirectory(prefix="bench_ssl-calibrate-") as tmp:
         trainer = Trainer(cfg, rid, Path(tmp))
-        b = cfg.optim.batch_size
         n = trainer.data.train_x.shape[0]
+        # a CPU's step time grows linearly with the batch: a part of it is timed (a GPU's does not: all of it)
+        b = cfg.optim.batch_size if trainer.device.type == "cuda" else min(cfg.optim.batch_size, CPU_BATCH)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:b].to(trainer.device)
         labels = trainer.data.train_y[order]
         times = []

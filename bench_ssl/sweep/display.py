@@ -77,14 +77,16 @@ class LiveView:
         running = running or {}
         text = self.headline(counts, eta_s)
         if self.live is not None:
+            from rich.console import Group
             from rich.table import Table
+            from rich.text import Text
 
-            table = Table(title=text, title_justify="left", expand=False)
+            table = Table(expand=False)
             for col in RUN_COLUMNS:
                 table.add_column(col, justify="left" if col == "run" else "right")
             for label, (prog, left) in running.items():
                 table.add_row(label, *format_run(prog, left))
-            self.live.update(table, refresh=True)
+            self.live.update(Group(Text(text), table) if running else Text(text), refresh=True)
             return
         for label, (prog, left) in running.items():
             if prog.epoch and self.epochs.get(label) != prog.epoch:

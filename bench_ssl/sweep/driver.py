@@ -60,17 +60,17 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
     skipped = sum(s == "done" for s in statuses.values())
     failed_kept = [r for r in runs if statuses[r.run_id] == "failed" and not retry_failed]
     launcher = make_launcher(spec.launcher.name, sweep_dir, spec.launcher, spec.slurm)
-    print(f"sweep {spec.name}: {len(runs)} runs, {skipped} already done, {len(todo)} to run"
-          + (f", {len(foreign)} running elsewhere" if foreign else "")
-          + (f", {len(failed_kept)} failed before (--retry-failed re-runs them)" if failed_kept else "")
-          + f"; launcher: {launcher.describe()}; results in {sweep_dir}", file=err)
-    launcher.start([_job(r) for r in todo])
-    live = LiveView(spec.name, len(runs), err)
     eta = Eta(estimate.run_s, parallel)
     labels = {r.run_id: _label(r, varying) for r in runs}
     timed = set()
+    live = LiveView(spec.name, len(runs), err)
     try:
-        _sigterm_as_ctrl_c()
+        _sigterm_as_ctrl_c()  # before anything starts: a SIGTERM while launching cancels what was started
+        print(f"sweep {spec.name}: {len(runs)} runs, {skipped} already done, {len(todo)} to run"
+              + (f", {len(foreign)} running elsewhere" if foreign else "")
+              + (f", {len(failed_kept)} failed before (--retry-failed re-runs them)" if failed_kept else "")
+              + f"; launcher: {launcher.describe()}; results in {sweep_dir}", file=err)
+        launcher.start([_job(r) for r in todo])
         while True:
             lstates = launcher.states()
             for rid, run in list(foreign.items()):

@@ -252,7 +252,9 @@ class Trainer:
                eval_time: float) -> dict:
         cfg = self.cfg
         session = records[resumed["epoch"]:] if resumed else records
-        timed = session[1:] or session  # the first epoch of a session pays for warm-up and compilation
+        # the first epoch of a session pays for warm-up and compilation; a run that crashed in its evaluation
+        # resumes with no epoch left, and its timings are those of the earlier session
+        timed = session[1:] or session or records[1:] or records
         peak_gpu = torch.cuda.max_memory_allocated(self.device) / 2**30 if self.device.type == "cuda" else None
         return {
             "run_id": self.run_id,

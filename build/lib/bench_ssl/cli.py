@@ -25,7 +25,7 @@ EXTRAS = {"matplotlib": "report", "seaborn": "report", "scipy": "report", "pyarr
 
 def usage() -> str:
     width = max(map(len, COMMANDS))
-    lines = [f"usage: bench-ssl COMMAND [ARGS...]   (bench-ssl COMMAND --help for its options)", "", "commands:"]
+    lines = ["usage: bench-ssl COMMAND [ARGS...]   (bench-ssl COMMAND --help for its options)", "", "commands:"]
     lines += [f"  {name.ljust(width)}  {text}" for name, (_, text) in COMMANDS.items()]
     lines += ["", "  --version  print the version"]
     return "\n".join(lines)

@@ -196,8 +196,10 @@ def convert(tp, value, path: str):
         return convert(inner, value, path)
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            example = "[crop, color]" if isinstance(value, str) and "," in value else "[a, b]"
-            raise ConfigError(f"{path}: expected a list, got {value!r}; write a list in brackets, e.g. {example}")
+            items = [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(value)]
+            example = f"[{', '.join(items)}]"  # what was meant, in YAML's list form
+            raise ConfigError(f"{path}: expected a list, got {value!r}; write it as a YAML list in brackets: "
+                              f"{example} (on the command line quoted: --set {path}='{example}')")
         if origin is tuple and len(args) == 2 and args[1] is not Ellipsis:
             if len(value) != 2:
                 raise ConfigError(f"{path}: expected a [low, high] pair, got {value!r}")

@@ -37,6 +37,9 @@ def load_config(source: str | os.PathLike | dict | RunConfig | None = None, over
         raw = {}
     else:
         raw = read_yaml(source)
+        from .spec_file import refuse_other_kind
+
+        refuse_other_kind(raw, Path(source), "config")
     raw = apply_overrides(raw, overrides)
     return from_raw(raw)
 

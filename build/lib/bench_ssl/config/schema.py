@@ -173,6 +173,13 @@ class OutputConfig:
     checkpoint_every: int = param(5, low=0, help="epochs; 0: only at the end")
     keep_checkpoint: bool = True
     progress: bool | None = None  # a progress bar; None: when stderr is a terminal
+    loggers: list[str] = param([], choices=("tensorboard", "wandb", "mlflow"),
+                               help="experiment trackers that get each epoch's metrics and the config")
+
+    def check(self, where: str, cfg) -> None:
+        from ..loggers import check_available
+
+        check_available(self.loggers)
 
 
 @dataclass
@@ -207,7 +214,7 @@ class RunConfig:
     def check(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):
             raise ConfigError(f"name: {self.name!r} is not a valid folder name; use letters, digits, '.', '_' and '-'")
-        for where, params in [("data", self.data), ("optim", self.optim), *components(self)]:
+        for where, params in [("data", self.data), ("optim", self.optim), ("output", self.output), *components(self)]:
             hook = getattr(params, "check", None)
             if callable(hook):
                 hook(where, self)

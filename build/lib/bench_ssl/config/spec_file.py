@@ -30,6 +30,8 @@ def read_spec(source: str | Path | dict, kind: str, top_level: tuple, example: s
             raise ConfigError(f"{kind} file {path} does not exist; pass a {kind} YAML such as {example}")
         raw = read_yaml(path)
     where = f"{kind} {path}" if path else kind
+    if path is not None:
+        refuse_other_kind(raw, path, kind)
     for key in raw:
         if key not in top_level:
             raise ConfigError(f"{where}: unknown key {key!r}{suggest(key, top_level)}; allowed: {', '.join(top_level)}")
@@ -40,6 +42,34 @@ def read_spec(source: str | Path | dict, kind: str, top_level: tuple, example: s
     if not raw["name"]:
         raise ConfigError(f"{where}: give the {kind} a `name:` (its results folder)")
     return raw, path, where
+
+
+COMMANDS = {"config": "run", "sweep": "sweep", "study": "tune"}
+MARKS = {"study": ("space", "budget", "objective", "sampler", "pruner"), "sweep": ("grid", "zip", "derived", "exclude"),
+         "config": ("data", "augment", "model", "method", "optim", "train", "eval", "output")}
+
+
+def file_kind(raw: dict) -> tuple[str | None, list[str]]:
+    """What a YAML mapping looks like: ("study" | "sweep" | "config" | None, the top-level keys that tell)."""
+    for kind, marks in MARKS.items():
+        found = [k for k in marks if k in raw]
+        if found:
+            return kind, found
+    if "base" in raw:
+        return "sweep", ["base"]
+    return None, []
+
+
+def refuse_other_kind(raw: dict, path: Path, kind: str) -> None:
+    """A sweep file given to `run`, a run config or a study given to `sweep`...: say what it is and which
+    command takes it, instead of an unknown-key error about its first key."""
+    found, keys = file_kind(raw)
+    if found is None or found == kind or (kind == "sweep" and found == "config" and "base" in raw):
+        return
+    article = {"config": "a run config", "sweep": "a sweep file", "study": "an Optuna study file"}
+    tell = ", ".join(f"{k}:" for k in keys)
+    raise ConfigError(f"{path} is {article[found]} (it has {tell}), not {article[kind]}; run it with "
+                      f"`bench-ssl {COMMANDS[found]} {path}` (python -m bench_ssl.{COMMANDS[found]})")
 
 
 def profile_names(raw: dict, where: str) -> tuple[str, ...]:

@@ -54,7 +54,10 @@ def _main(args) -> int:
         row, col, value = args.pivot
         missing = [c for c in (row, col, value) if c not in frame.columns]
         if missing:
-            print(f"error: no column {missing[0]!r}; columns: {', '.join(frame.columns)}", file=sys.stderr)
+            from ..registry import suggest
+
+            print(f"error: no column {missing[0]!r}{suggest(missing[0], list(frame.columns))}; list them all with "
+                  "--all-columns --format csv", file=sys.stderr)
             return 2
         done = frame[frame["status"] == "done"]
         frame = done.pivot_table(index=row, columns=col, values=value, aggfunc="mean")

@@ -23,6 +23,7 @@ from ..augment import build_pipeline, to_float
 from ..config import RunConfig, to_dict
 from ..errors import BenchSSLError, ConfigError
 from ..eval import EVALUATIONS, EvalContext
+from ..loggers import Loggers
 from ..methods import build_method
 from ..optim import build_optimizer, lr_at
 from ..output import environment
@@ -251,7 +252,9 @@ class Trainer:
                eval_time: float) -> dict:
         cfg = self.cfg
         session = records[resumed["epoch"]:] if resumed else records
-        timed = session[1:] or session  # the first epoch of a session pays for warm-up and compilation
+        # the first epoch of a session pays for warm-up and compilation; a run that crashed in its evaluation
+        # resumes with no epoch left, and its timings are those of the earlier session
+        timed = session[1:] or session or records[1:] or records
         peak_gpu = torch.cuda.max_memory_allocated(self.device) / 2**30 if self.device.type == "cuda" else None
         return {
             "run_id": self.run_id,
@@ -285,7 +288,18 @@ def train_and_evaluate(cfg: RunConfig, run_id: str, run_dir: RunDir | Path, on_e
     """Train (resuming from a checkpoint if one exists), evaluate, write result.json; return the result."""
     t0 = time.time()
     trainer = Trainer(cfg, run_id, run_dir)
-    result = trainer.run(on_epoch)
+    loggers = Loggers(cfg, run_id, trainer.run_dir)
+
+    def each_epoch(record: dict) -> None:
+        loggers.log_epoch(record)
+        if on_epoch is not None:
+            on_epoch(record)
+
+    try:
+        result = trainer.run(each_epoch)
+        loggers.log_final(result)
+    finally:
+        loggers.close()
     result["wall_time_s"] = time.time() - t0
     trainer.run_dir.write_result(result)
     if not cfg.output.keep_checkpoint:
