@@ -240,12 +240,14 @@ def test_a_resumed_sweep_estimates_from_its_finished_runs(cifar_tar, tmp_path):
 
 
 # -------------------------------------------------------------------------------------- loggers and export
-def test_tensorboard_and_wandb_loggers_write_what_their_readers_read_back(cifar_tar, tmp_path, monkeypatch):
+def test_the_loggers_write_what_their_readers_read_back(cifar_tar, tmp_path, monkeypatch):
+    import mlflow
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    overrides = [*sets(), f"output.root={tmp_path}", "output.loggers=[tensorboard, wandb]"]
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    overrides = [*sets(), f"output.root={tmp_path}", "output.loggers=[tensorboard, wandb, mlflow]"]
     result = run(ROOT / "configs" / "smoke.yaml", overrides)
     folder = tmp_path / "smoke" / result["run_id"]
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
@@ -259,6 +261,12 @@ def test_tensorboard_and_wandb_loggers_write_what_their_readers_read_back(cifar_
     assert "config/text_summary" in acc.Tags()["tensors"]
     offline = list((folder / "wandb").glob(f"offline-run-*-{result['run_id']}/run-{result['run_id']}.wandb"))
     assert len(offline) == 1 and offline[0].stat().st_size > 0
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (found,) = client.search_runs([client.get_experiment_by_name("smoke").experiment_id],
+                                  f"tags.bench_ssl_run_id = '{result['run_id']}'")
+    history = client.get_metric_history(found.info.run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(r["epoch"], pytest.approx(r["loss"])) for r in records]
+    assert found.data.params["method.temperature"] == "0.5" and found.data.metrics["knn_top1"] == pytest.approx(result["knn_top1"])
 
 
 def test_an_unknown_or_missing_logger_is_refused_at_load():

@@ -1,5 +1,6 @@
 """MLflow: one MLflow run per bench_ssl run in the experiment named after the config's name (the sweep), the
-resolved config as parameters. The tracking URI is MLFLOW_TRACKING_URI, else `<output.root>/mlruns`."""
+resolved config as parameters. The tracking URI is MLFLOW_TRACKING_URI (a tracking server, for runs on several
+nodes), else the SQLite file `<output.root>/mlflow.db` (MLflow's file store is deprecated)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class MlflowLogger:
 
         self.mlflow = mlflow
         if not os.environ.get("MLFLOW_TRACKING_URI"):
-            mlflow.set_tracking_uri(Path(cfg.output.root).resolve().joinpath("mlruns").as_uri())
+            mlflow.set_tracking_uri(f"sqlite:///{Path(cfg.output.root).resolve() / 'mlflow.db'}")
         mlflow.set_experiment(cfg.name)
         found = mlflow.search_runs(filter_string=f"tags.bench_ssl_run_id = '{run_id}'", output_format="list")
         self.run = mlflow.start_run(run_id=found[0].info.run_id) if found else mlflow.start_run(run_name=run_id)
