@@ -208,8 +208,10 @@ def _num_classes(cfg) -> int:
                            stl10_unlabeled=d.stl10_unlabeled).classes)
 
 
-def confirm_long_sweep(estimate: Estimate, parallel: int, yes: bool, stdin=None) -> None:
-    """On a CPU, a sweep estimated above GPU_SIZED_S asks first (or needs --yes): it was sized for a GPU."""
+def confirm_long_sweep(estimate: Estimate, parallel: int, yes: bool, stdin=None, profiles: tuple = (),
+                       profile: str | None = None) -> None:
+    """On a CPU, a sweep estimated above GPU_SIZED_S asks first (or needs --yes): it was sized for a GPU.
+    `profiles`: the sweep's own, one of which is suggested (quick, else cpu, else the first other one)."""
     total = estimate.total_s(parallel)
     if yes or not estimate.device.startswith("cpu") or total <= GPU_SIZED_S:
         return
@@ -218,11 +220,17 @@ def confirm_long_sweep(estimate: Estimate, parallel: int, yes: bool, stdin=None)
     question = (f"this sweep is sized for a GPU: on this CPU it would take about {format_duration(total)} "
                 f"({len(estimate.run_s)} runs, {parallel} at a time)")
     stdin = stdin if stdin is not None else __import__("sys").stdin
+    others = [p for p in profiles if p != profile]
+    smaller = next((p for p in ("quick", "cpu") if p in others), others[0] if others else None)
+    hint = f"run the CPU size with --profile {smaller}" if smaller else "make it smaller (fewer runs, epochs or images)"
     if stdin.isatty():
-        answer = input(f"{question}. Start anyway? (--profile quick is the CPU size) [y/N] ")
+        try:
+            answer = input(f"{question}. Start anyway? ({hint} instead) [y/N] ")
+        except EOFError:
+            answer = ""
         if answer.strip().lower().startswith("y"):
             return
-    raise ConfigError(f"{question}; run the CPU size with --profile quick, or pass --yes to start it anyway")
+    raise ConfigError(f"{question}; {hint}, or pass --yes to start it anyway")
 
 
 def _gb(n: float) -> str:

@@ -49,7 +49,7 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
     if estimate.run_s:
         print(f"estimate: about {format_duration(estimate.total_s(parallel))} for {len(todo)} run(s), {parallel} at a "
               f"time on {estimate.device} (from {estimate.source})", file=err)
-        confirm_long_sweep(estimate, parallel, yes)
+        confirm_long_sweep(estimate, parallel, yes, profiles=spec.profiles, profile=spec.profile)
     try:
         write_manifest(sweep_dir, spec, runs, varying)
     except BenchSSLError as exc:
