@@ -143,6 +143,10 @@ def test_preflight_stops_a_bad_root_or_a_missing_gpu_before_any_run_folder(cifar
     proc = bench_ssl("sweep", "smoke", "--set", f"output.root={tmp_path}", "--set", f"data.root={tmp_path / 'nope'}")
     assert f"dataset path {tmp_path / 'nope'} does not exist" in one_error_line(proc)
     assert run_folders(tmp_path) == []
+    proc = bench_ssl("tune", "tune_smoke", "--profile", "quick", "--set", f"output.root={tmp_path}",
+                     "--set", f"data.root={tmp_path / 'nope'}")
+    assert f"dataset path {tmp_path / 'nope'} does not exist" in one_error_line(proc)
+    assert list(tmp_path.iterdir()) == []  # no study folder, no storage, no trial
     if not torch.cuda.is_available():
         proc = bench_ssl("run", "smoke", "--set", f"output.root={tmp_path}", "--set", "device=cuda")
         assert "no CUDA GPU is visible" in one_error_line(proc)
