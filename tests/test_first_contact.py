@@ -226,6 +226,11 @@ def test_the_eta_counts_down_between_completions_and_learns_from_finished_runs()
     left_at_60 = eta.remaining_s(["c"], {"b": prog}, now=60.0)
     assert left_at_60 == pytest.approx(3 * 10.0 + 0.15 * 4 * 10.0 + 50.0)
     assert eta.remaining_s(["c"], {"b": prog}, now=65.0) == pytest.approx(left_at_60 - 5.0)
+    slurm = Eta({}, parallel=2)  # no estimate (Slurm: no calibration on the login node): finished runs tell
+    assert slurm.remaining_s(["x", "y"], {}, now=0.0) is None
+    slurm.started_run("w", 0.0)
+    slurm.finished_run("w", 40.0)
+    assert slurm.remaining_s(["x", "y", "z"], {}, now=40.0) == pytest.approx(60.0)
 
 
 def test_a_resumed_sweep_estimates_from_its_finished_runs(cifar_tar, tmp_path):

@@ -10,6 +10,7 @@ training steps of one run, or the timings of the sweep's finished runs) gives th
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
@@ -170,6 +171,8 @@ def _calibrate(cfg, rid: str) -> float:
 
     from ..train.loop import Trainer
 
+    cfg = copy.deepcopy(cfg)
+    cfg.train.compile = False  # compiling would take longer than the calibration (so compiled runs are overestimated)
     with tempfile.TemporaryDirectory(prefix="bench_ssl-calibrate-") as tmp:
         trainer = Trainer(cfg, rid, Path(tmp))
         n = trainer.data.train_x.shape[0]
@@ -184,6 +187,9 @@ def _calibrate(cfg, rid: str) -> float:
             trainer.optimize(trainer.make_views(order), labels, order, step)
             trainer.sync()
             times.append(time.perf_counter() - t0)
+        del trainer
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()  # the driver keeps no GPU memory the runs need
     step_s = statistics.median(times[1:])
     return step_s / b * (1 + EVAL_SHARE)
 

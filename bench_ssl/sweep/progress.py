@@ -64,25 +64,30 @@ class Eta:
 
     def __init__(self, estimates: dict[str, float], parallel: int):
         self.estimates, self.parallel = dict(estimates), max(1, parallel)
-        self.ratios: list[float] = []
+        self.ratios: list[float] = []  # measured / estimated, per finished run
+        self.durations: list[float] = []  # the finished runs' wall times: the estimate where there is none (Slurm)
         self.started: dict[str, float] = {}
 
     def started_run(self, run_id: str, when: float | None = None) -> None:
-        self.started.setdefault(run_id, when or time.time())
+        self.started.setdefault(run_id, when if when is not None else time.time())
 
     def finished_run(self, run_id: str, when: float | None = None) -> None:
         start, est = self.started.get(run_id), self.estimates.get(run_id)
-        if start is not None and est:
-            self.ratios.append(((when or time.time()) - start) / est)
+        if start is None:
+            return
+        took = (when if when is not None else time.time()) - start
+        self.durations.append(took)
+        if est:
+            self.ratios.append(took / est)
 
     def _estimate(self, run_id: str) -> float | None:
         est = self.estimates.get(run_id)
         if est is None:
-            return None
+            return statistics.median(self.durations) if self.durations else None
         return est * (statistics.median(self.ratios) if self.ratios else 1.0)
 
     def remaining_s(self, pending: list[str], running: dict[str, RunProgress], now: float | None = None) -> float | None:
-        now = now or time.time()
+        now = time.time() if now is None else now
         total, longest = 0.0, 0.0
         for rid in pending:
             est = self._estimate(rid)
