@@ -143,6 +143,9 @@ def test_preflight_stops_a_bad_root_or_a_missing_gpu_before_any_run_folder(cifar
     proc = bench_ssl("sweep", "smoke", "--set", f"output.root={tmp_path}", "--set", f"data.root={tmp_path / 'nope'}")
     assert f"dataset path {tmp_path / 'nope'} does not exist" in one_error_line(proc)
     assert run_folders(tmp_path) == []
+    proc = bench_ssl("sweep", "smoke", "--set", f"output.root={tmp_path}", "--set", "optim.batch_size=1000")
+    assert "optim.batch_size 1000 is larger than its training set of 500 images" in one_error_line(proc)
+    assert run_folders(tmp_path) == []
     proc = bench_ssl("tune", "tune_smoke", "--profile", "quick", "--set", f"output.root={tmp_path}",
                      "--set", f"data.root={tmp_path / 'nope'}")
     assert f"dataset path {tmp_path / 'nope'} does not exist" in one_error_line(proc)

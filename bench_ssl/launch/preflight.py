@@ -104,6 +104,11 @@ def preflight(configs: list, run_ids: list[str], out_dir: Path, parallel: int, l
             _load_data(d)
         if local and cfg.device not in seen_device:
             seen_device[cfg.device] = check_device(cfg.device)
+    for cfg, rid in zip(configs, run_ids):
+        n = _train_size(cfg)
+        if cfg.optim.batch_size > n:
+            raise ConfigError(f"run {rid}: optim.batch_size {cfg.optim.batch_size} is larger than its training set of "
+                              f"{n} images; lower optim.batch_size to at most {n} or use more data (data.train_per_class)")
     keep = sum(1 for c in configs if c.output.keep_checkpoint) + min(parallel, len(configs))
     per_run = _checkpoint_bytes(configs[0])
     estimate.checkpoint_bytes = per_run * keep
