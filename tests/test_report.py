@@ -20,7 +20,8 @@ import pytest
 
 from bench_ssl.config import dump_yaml, to_dict
 from bench_ssl.report import build, write_report
-from bench_ssl.report.agreement import Claim, best_setting, check_claims, kendall, spearman
+from bench_ssl.report.agreement import (Claim, best_setting, cell_se, check_claims, correlations, kendall, resolution,
+                                        spearman, summary)
 from bench_ssl.report.studies import STUDIES, Match, find
 from bench_ssl.results import write_manifest
 from bench_ssl.sweep import expand, load_sweep, varying_keys
@@ -76,10 +77,58 @@ def test_best_setting_and_claimed_effects():
     partial = best_setting(["a", "b", "c"], [math.nan, 2, 1], [9, 1, 2])  # the paper's best has no result yet
     assert partial.paper_label == "c" and partial.agrees is False and partial.n == 2
     claims = [Claim("A > B", ("A",), ("B",)), Claim("mean(A, C) > B", ("A", "C"), ("B",)), Claim("B > Z", ("B",), ("Z",))]
-    res = check_claims(claims, {"A": 2.0, "B": 1.0, "C": -1.0}, {"A": 5.0, "B": 3.0, "C": 4.0, "Z": math.nan}, {"Z": "fail"})
+    se = {"A": 0.1, "B": 0.1, "C": 0.1}  # small noise: the signs are findings
+    res = check_claims(claims, {"A": 2.0, "B": 1.0, "C": -1.0}, {"A": 5.0, "B": 3.0, "C": 4.0, "Z": math.nan}, {"Z": "fail"}, se)
     assert [r.verdict for r in res] == ["agrees", "opposite", "n/a"]
+    noisy = check_claims(claims, {"A": 2.0, "B": 1.0, "C": -1.0}, {"A": 5.0, "B": 3.0, "C": 4.0}, {}, {"A": 1.0, "B": 1.0, "C": 1.0})
+    assert [r.verdict for r in noisy[:2]] == ["inconclusive", "inconclusive"]  # |delta| < 1.96 * se of the difference
+    unknown = check_claims(claims[:1], {"A": 2.0, "B": 1.0}, {"A": 5.0, "B": 3.0})  # no noise estimate: not a finding
+    assert unknown[0].verdict == "inconclusive" and "no estimate of the noise" in unknown[0].note
     assert res[0].paper_delta == pytest.approx(2.0) and res[1].ours_delta == pytest.approx(-0.5)
     assert math.isnan(res[2].paper_delta) and "fail" in res[2].note
+
+
+def test_a_tenth_of_a_point_on_500_images_is_inconclusive_and_ten_points_over_3_seeds_agree():
+    # one seed, 500 test images, 40% accuracy: se = sqrt(0.4 * 0.6 / 500) = 2.19 points per cell
+    assert cell_se([40.0], 500) == pytest.approx(100 * math.sqrt(0.4 * 0.6 / 500))
+    assert cell_se([40.0], None) != cell_se([40.0], None)  # NaN: one seed and no test-set size say nothing
+    claim = [Claim("normalised > unnormalised", ("l2",), ("none",))]
+    small = check_claims(claim, {"l2": 40.1, "none": 40.0}, {"l2": 64.4, "none": 57.1}, {},
+                         {"l2": cell_se([40.1], 500), "none": cell_se([40.0], 500)})[0]
+    # the difference's se is sqrt(2) * 2.19 = 3.10; its interval +0.1 +- 6.1 contains zero
+    assert small.ours_se == pytest.approx(math.hypot(cell_se([40.1], 500), cell_se([40.0], 500)))
+    assert small.verdict == "inconclusive" and small.ours_ci[0] < 0 < small.ours_ci[1]
+    a, b = [70.1, 70.0, 69.9], [60.2, 60.0, 59.8]  # 10 points, 3 seeds, small spread, 10,000 test images
+    # se^2 = s^2 / 3 + p(1-p)/n: (0.01 / 3 + 0.7 * 0.3 / 1e4 * 1e4) for the first cell
+    assert cell_se(a, 10_000) == pytest.approx(math.sqrt(0.01 / 3 + 0.21), rel=1e-6)
+    big = check_claims(claim, {"l2": 70.0, "none": 60.0}, {"l2": 64.4, "none": 57.1}, {},
+                       {"l2": cell_se(a, 10_000), "none": cell_se(b, 10_000)})[0]
+    assert big.verdict == "agrees" and big.ours_ci[0] > 8
+    assert resolution(cell_se([40.0], 500)) == pytest.approx(1.959964 * math.sqrt(2) * 2.19089, rel=1e-4)
+
+
+def test_the_best_setting_handles_ties_and_the_runner_up_within_noise():
+    tie = best_setting(["crop", "color", "blur"], [40.0, 40.0, 40.0], [30.0, 50.0, 10.0], se=[2.2, 2.2, 2.2])
+    assert tie.ties == ["crop", "color", "blur"] and tie.agrees and tie.verdict == "inconclusive"
+    close = best_setting(["a", "b", "c"], [41.0, 40.0, 30.0], [50.0, 40.0, 30.0], se=[2.0, 2.0, 2.0])
+    assert close.ours_label == "a" and close.runner_up_label == "b" and close.distinguishable is False
+    assert close.verdict == "inconclusive"
+    clear = best_setting(["a", "b", "c"], [60.0, 40.0, 30.0], [50.0, 40.0, 30.0], se=[1.0, 1.0, 1.0])
+    assert clear.distinguishable and clear.verdict == "agrees"
+    other = best_setting(["a", "b", "c"], [30.0, 60.0, 40.0], [50.0, 40.0, 30.0], se=[1.0, 1.0, 1.0])
+    assert other.verdict == "opposite" and other.rank_in_ours == 3  # another cell clearly beats the paper's best
+    assert summary([], other) == {"agrees": 0, "opposite": 1, "inconclusive": 0, "n/a": 0}
+
+
+def test_rank_correlations_carry_a_bootstrap_interval_and_a_permutation_p_value():
+    paper = [1, 2, 3, 4, 5, 6, 7, 8]
+    (strong,) = correlations({"all": ([1.0, 2, 3, 4, 5, 6, 7, 8], paper, [0.01] * 8)})
+    assert strong.spearman == pytest.approx(1.0) and strong.evidence and strong.p_value < 0.01
+    assert strong.spearman_ci[0] > 0.8
+    (noisy,) = correlations({"all": ([1.0, 2, 3, 4, 5, 6, 7, 8], paper, [50.0] * 8)})  # noise far above the gaps
+    assert noisy.spearman == pytest.approx(1.0) and noisy.spearman_ci[0] < 0.3  # the interval says so
+    (few,) = correlations({"all": ([1.0, 2, 3], [1, 2, 3], [0.1] * 3)})
+    assert few.n == 3 and not few.evidence and few.p_value > 0.1  # 3 cells: 1/6 of orderings are perfect
 
 
 @pytest.mark.parametrize("name", sorted(STUDIES))
@@ -174,7 +223,7 @@ def fake_sweep(root: Path, sweep_file: Path, profile=None, value=None, pending=(
             "run_id": r.run_id, "linear_top1": v, "linear_top5": 0.9, "knn_top1": v - 0.05, "wall_time_s": wall_s,
             "train_time_s": wall_s * 0.8, "device": device, "hostname": "node1", "git_commit": "0123abc", "seed": r.config.seed,
             "started_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T01:00:00+00:00", "peak_gpu_mem_gb": 2.5,
-            "num_train": 1000, "versions": {"torch": "2.14.1", "python": "3.11.7"}, "config": to_dict(r.config)}))
+            "num_train": 1000, "num_test": 10_000, "versions": {"torch": "2.14.1", "python": "3.11.7"}, "config": to_dict(r.config)}))
     return sweep_dir, runs
 
 

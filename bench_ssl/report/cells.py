@@ -1,5 +1,5 @@
-"""Runs -> the cells of a study's figure: mean ± std over seeds of each cell, how many of its runs are done,
-and the published value of the cell it is matched to."""
+"""Runs -> the cells of a study's figure: mean ± std over seeds of each cell, its standard error and 95%
+interval (seeds and test-set size), how many of its runs are done, and the published value it is matched to."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .agreement import Best, ClaimResult, Correlation, best_setting, check_claims, correlations
+from .agreement import Best, ClaimResult, Correlation, best_setting, cell_se, check_claims, correlations, interval
 from .studies.base import Match, Study
 
 
@@ -34,6 +34,9 @@ def build_cells(study: Study, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
         sub = runs.iloc[groups[key]]
         values = sub["value"].to_numpy(dtype=float)
         done = values[np.isfinite(values)]
+        n_test = _n_test(sub, np.isfinite(values))
+        se = cell_se(done, n_test)
+        low, high = interval(float(done.mean()) if done.size else math.nan, se)
         pkey = match.paper_key.get(key)
         pcell = published.get(pkey) if pkey is not None else None
         rows.append({
@@ -42,6 +45,10 @@ def build_cells(study: Study, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
             **{part: key[i] for i, part in enumerate(study.parts)},
             "mean": float(done.mean()) if done.size else math.nan,
             "std": float(done.std(ddof=1)) if done.size > 1 else math.nan,
+            "se": se,
+            "ci_low": low,
+            "ci_high": high,
+            "n_test": n_test,
             "n_done": int(done.size),
             "n_runs": len(sub),
             "state": "done" if done.size == len(sub) else "partial" if done.size else "missing",
@@ -52,7 +59,8 @@ def build_cells(study: Study, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
             "paper": pcell.value if pcell else math.nan,
             "paper_note": pcell.note if pcell else "",
         })
-    cells = pd.DataFrame(rows, columns=["key", "label", *study.parts, "mean", "std", "n_done", "n_runs", "state", "statuses",
+    cells = pd.DataFrame(rows, columns=["key", "label", *study.parts, "mean", "std", "se", "ci_low", "ci_high", "n_test",
+                                        "n_done", "n_runs", "state", "statuses",
                                         "run_ids", "paper_key", "paper_label", "paper", "paper_note"])
     matched = set(match.paper_key.values())
     paper = pd.DataFrame([{"key": c.key, "label": study.label(c.key), "value": c.value, "note": c.note,
@@ -61,20 +69,31 @@ def build_cells(study: Study, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     return cells, paper, match
 
 
+def _n_test(sub: pd.DataFrame, done) -> float | None:
+    """The test-set size the cell's finished runs were evaluated on (None when the results do not say)."""
+    if "num_test" not in sub:
+        return None
+    n = pd.to_numeric(sub["num_test"], errors="coerce").to_numpy(dtype=float)[done]
+    n = n[np.isfinite(n)]
+    return float(np.median(n)) if n.size else None
+
+
 def agreement(study: Study, cells: pd.DataFrame, paper: pd.DataFrame,
               match: Match) -> tuple[list[Correlation], Best, list[ClaimResult]]:
     """Rank correlations (all cells, then the study's subsets), the best setting, and the claimed effects."""
     both = cells[cells["paper_key"].notna()]
-    groups = {"all cells": (list(both["mean"]), list(both["paper"]))}
+    groups = {"all cells": (list(both["mean"]), list(both["paper"]), list(both["se"]))}
     for name, pred in study.groups().items():
         sub = both[[pred(k) for k in both["paper_key"]]]
-        groups[name] = (list(sub["mean"]), list(sub["paper"]))
+        groups[name] = (list(sub["mean"]), list(sub["paper"]), list(sub["se"]))
     corr = correlations(groups) if len(both) else []
-    best = best_setting(list(both["paper_label"]), list(both["mean"]), list(both["paper"]), study.best_overall())
+    best = best_setting(list(both["paper_label"]), list(both["mean"]), list(both["paper"]), study.best_overall(),
+                        se=list(both["se"]))
     ours = {k: m for k, m in zip(both["paper_key"], both["mean"])}
+    ours_se = {k: e for k, e in zip(both["paper_key"], both["se"])}
     published = {k: v for k, v in zip(paper["key"], paper["value"])}
     notes = {k: n for k, n in zip(paper["key"], paper["note"]) if n}
-    claims = check_claims(study.claims(match), ours, published, notes)
+    claims = check_claims(study.claims(match), ours, published, notes, ours_se)
     return corr, best, claims
 
 

@@ -9,7 +9,8 @@ import math
 
 import pandas as pd
 
-from .report import Report, fmt, generator
+from .agreement import MIN_CELLS
+from .report import CORRELATION_COLUMNS, Report, best_text, ci_text, correlation_row, generator, verdict_line
 
 CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;color:#1a1a1a;max-width:1100px;margin:2em auto;padding:0 1.2em;line-height:1.45;font-size:15px}
@@ -19,7 +20,7 @@ figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#333;margin-top:.4em}
 table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px solid #ddd;padding:.25em .55em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.agrees{color:#006d4e;font-weight:bold}.opposite{color:#b33f00;font-weight:bold}.na{color:#777}
+.agrees{color:#006d4e;font-weight:bold}.opposite{color:#b33f00;font-weight:bold}.inconclusive{color:#555}.na{color:#777}
 code,pre{font-family:"DejaVu Sans Mono",Menlo,monospace;font-size:.85em}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}
 .status-done{color:#006d4e}.status-failed{color:#b33f00}.status-pending,.status-running{color:#8a6d00}
 """
@@ -47,45 +48,35 @@ def table(df: pd.DataFrame, numeric: tuple = (), status_col: str | None = None) 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _corr(v: float) -> str:
-    return "n/a" if v is None or math.isnan(v) else f"{v:+.2f}"
-
-
 def agreement_html(r: Report) -> str:
     if not r.known:
         return ("<p>No published figure is registered for this sweep (bench_ssl/report/studies), so there is nothing "
                 "to compare with; the cells, runs, curves and environment follow.</p>")
-    out = []
-    rows = [(c.group, c.n, _corr(c.spearman), _corr(c.kendall)) for c in r.correlations]
+    out = [f"<p><b>{e(verdict_line(r.verdicts))}</b></p>", f"<p>{e(r.resolution)}</p>"]
+    rows = [correlation_row(c) for c in r.correlations]
     if rows:
         out.append("<h3>Rank correlation with the paper</h3>")
-        out.append(table(pd.DataFrame(rows, columns=["cells", "n (both have a value)", "Spearman ρ", "Kendall τ-b"]),
-                         numeric=("n (both have a value)", "Spearman ρ", "Kendall τ-b")))
-        out.append("<p class='na'>Over the cells with both a result of ours and a published number; n/a with fewer "
-                   "than 3 such cells. +1: the same order as the paper.</p>")
-    b = r.best
+        out.append(table(pd.DataFrame(rows, columns=CORRELATION_COLUMNS), numeric=CORRELATION_COLUMNS[1:-1]))
+        out.append(f"<p class='na'>Over the cells with both a result of ours and a published number; 95% intervals "
+                   f"from a bootstrap over cells and over our noise, p from a permutation test. Below {MIN_CELLS} cells "
+                   f"a correlation is not evidence, nor above p = 0.05. +1: the same order as the paper.</p>")
     out.append("<h3>Best setting</h3>")
-    if b is None or b.paper_label is None:
-        out.append("<p class='na'>n/a: no cell has both a result and a published number yet.</p>")
-    else:
-        verdict = ("<span class='agrees'>yes</span>" if b.agrees else
-                   f"<span class='opposite'>no</span> (it ranks {b.rank_in_ours} of {b.n} in ours; our best is "
-                   f"<b>{e(b.ours_label)}</b> at {fmt(b.ours_value)})")
-        out.append(f"<p>The paper's best of the cells we ran: <b>{e(b.paper_label)}</b> ({fmt(b.paper_value)}). "
-                   f"Also ours? {verdict}.</p>")
-        if b.paper_overall_label and b.paper_overall_label != b.paper_label:
-            out.append(f"<p class='na'>The paper's best overall, {e(b.paper_overall_label)}, is not among the cells "
-                       f"with a result here.</p>")
+    out.append(f"<p>{e(best_text(r.best))}</p>")
+    b = r.best
+    if b is not None and b.paper_overall_label and b.paper_overall_label != b.paper_label:
+        out.append(f"<p class='na'>The paper's best overall, {e(b.paper_overall_label)}, is not among the cells "
+                   f"with a result here.</p>")
     if r.claims:
         out.append("<h3>Effects the paper claims</h3>")
         body = []
         for c in r.claims:
-            cls = {"agrees": "agrees", "opposite": "opposite"}.get(c.verdict, "na")
+            cls = {"agrees": "agrees", "opposite": "opposite", "inconclusive": "inconclusive"}.get(c.verdict, "na")
             body.append(f"<tr><td>{e(c.text)}</td><td class='num'>{e(_delta(c.paper_delta))}</td>"
-                        f"<td class='num'>{e(_delta(c.ours_delta))}</td><td class='{cls}'>{e(c.verdict)}</td>"
-                        f"<td>{e(c.note)}</td></tr>")
+                        f"<td class='num'>{e(_delta(c.ours_delta))}</td><td class='num'>{e(ci_text(*c.ours_ci))}</td>"
+                        f"<td class='{cls}'>{e(c.verdict)}</td><td>{e(c.note)}</td></tr>")
         out.append("<table><thead><tr><th>claim (higher &gt; lower)</th><th>paper Δ (points)</th><th>ours Δ (points)</th>"
-                   "<th>sign</th><th>note</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+                   "<th>ours 95% interval</th><th>verdict</th><th>note</th></tr></thead><tbody>" + "".join(body)
+                   + "</tbody></table>")
     return "\n".join(out)
 
 

@@ -12,8 +12,8 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from . import figures
-from .html import _corr, _delta
-from .report import Report, fmt, generator
+from .html import _delta
+from .report import CORRELATION_COLUMNS, Report, best_text, ci_text, correlation_row, generator, verdict_line
 
 A4 = (8.27, 11.69)
 MARGIN = 0.6  # inches
@@ -88,21 +88,16 @@ def _summary(r: Report) -> list[_Page]:
     if not r.known:
         p.text("No published figure is registered for this sweep: cells, runs, curves and environment only.")
         return [p]
+    p.text(verdict_line(r.verdicts), weight="bold")
+    p.text(r.resolution, size=7.5)
     if r.correlations:
-        p.table(pd.DataFrame([(c.group, c.n, _corr(c.spearman), _corr(c.kendall)) for c in r.correlations],
-                             columns=["cells", "n (both have a value)", "Spearman rho", "Kendall tau-b"]), size=7.5)
-    b = r.best
-    if b is None or b.paper_label is None:
-        p.text("Best setting: n/a (no cell has both a result and a published number yet).")
-    else:
-        verdict = "yes" if b.agrees else \
-            f"no (rank {b.rank_in_ours} of {b.n} in ours; our best: {b.ours_label}, {fmt(b.ours_value)})"
-        p.text(f"Best setting: the paper's best of the cells we ran is {b.paper_label} ({fmt(b.paper_value)}). "
-               f"Also ours? {verdict}.")
+        p.table(pd.DataFrame([correlation_row(c) for c in r.correlations], columns=CORRELATION_COLUMNS), size=7)
+    p.text("Best setting: " + best_text(r.best))
     if r.claims:
         p.text("Effects the paper claims (higher > lower; differences in points)", weight="bold", gap=0.04)
-        p.table(pd.DataFrame([(c.text, _delta(c.paper_delta), _delta(c.ours_delta), c.verdict, c.note) for c in r.claims],
-                             columns=["claim", "paper", "ours", "sign", "note"]), size=6.5, col_chars=80)
+        p.table(pd.DataFrame([(c.text, _delta(c.paper_delta), _delta(c.ours_delta), ci_text(*c.ours_ci), c.verdict, c.note)
+                              for c in r.claims], columns=["claim", "paper", "ours", "ours 95%", "verdict", "note"]),
+                size=6.5, col_chars=70)
     return [p]
 
 

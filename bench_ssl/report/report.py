@@ -12,7 +12,7 @@ import pandas as pd
 
 from .. import __version__
 from . import figures
-from .agreement import Best, ClaimResult, Correlation
+from .agreement import MIN_CELLS, Best, ClaimResult, Correlation, resolution, summary
 from .cells import agreement, build_cells
 from .data import Sweep, curves, environment, load_sweep, setup, short_setup
 from .studies import DrawContext, GenericStudy, Match, Study, find
@@ -51,6 +51,8 @@ class Report:
     commands: list[str]
     notes: list[str] = field(default_factory=list)  # partial sweep, runs outside the figure, ...
     generated_at: str = ""
+    resolution: str = ""  # what differences this test-set size and number of seeds can tell apart
+    verdicts: dict = field(default_factory=dict)  # agrees / opposite / inconclusive / n/a: how many of each
     study_figures: list[FigureItem] = field(default_factory=list)  # an Optuna study's plots (tune results only)
     best_config: Path | None = None  # an Optuna study's best trial as a run config
 
@@ -92,6 +94,7 @@ def build(sweep_dir: str | Path, metric: str | None = None) -> Report:
         cell_table=_cell_table(cells, known, match), run_table=_run_table(study, sweep, cells),
         environment=environment(sweep.runs), commands=_commands(sweep), notes=notes,
         generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), study_figures=study_figs,
+        resolution=resolution_text(cells), verdicts=summary(claims, best) if known else {},
         best_config=best_config,
     )
 
@@ -150,6 +153,73 @@ def _notes(sweep: Sweep, study: Study, cells: pd.DataFrame, match: Match) -> lis
     return notes
 
 
+def resolution_text(cells: pd.DataFrame) -> str:
+    """The report's resolution: the typical cell's 95% interval and the smallest difference it can tell apart."""
+    done = cells[cells["n_done"] > 0]
+    se = pd.to_numeric(done["se"], errors="coerce").dropna()
+    if se.empty:
+        return ("Resolution unknown: the results give neither the test-set size nor two seeds per cell, so no "
+                "difference here is counted as evidence.")
+    n_test = pd.to_numeric(done["n_test"], errors="coerce").dropna()
+    seeds = sorted(set(int(n) for n in done["n_done"]))
+    typical = float(se.median())
+    test = f"{int(n_test.median()):,} test images" if not n_test.empty else "an unknown test-set size"
+    return (f"Resolution: {test} and {'/'.join(map(str, seeds))} seed(s) per cell give each cell a 95% interval of about "
+            f"±{1.96 * typical:.1f} points; two cells closer than {resolution(typical):.1f} points cannot be told "
+            f"apart, and a claim is called only when its interval excludes zero.")
+
+
+def verdict_line(verdicts: dict) -> str:
+    if not verdicts:
+        return ""
+    parts = [f"{verdicts.get('agrees', 0)} agree", f"{verdicts.get('opposite', 0)} opposite",
+             f"{verdicts.get('inconclusive', 0)} inconclusive (within noise)"]
+    if verdicts.get("n/a"):
+        parts.append(f"{verdicts['n/a']} not decidable yet (missing cells)")
+    return "Verdicts (claimed effects and the best setting): " + ", ".join(parts) + "."
+
+
+CORRELATION_COLUMNS = ["cells", "n", "Spearman ρ", "95% interval", "Kendall τ-b", "95% interval ", "p", "evidence?"]
+
+
+def correlation_row(c: Correlation) -> list:
+    corr = lambda v: "n/a" if not _finite(v) else f"{v:+.2f}"  # noqa: E731
+    ci = lambda lo_hi: "–" if not _finite(lo_hi[0]) else f"[{lo_hi[0]:+.2f}, {lo_hi[1]:+.2f}]"  # noqa: E731
+    p = "–" if not _finite(c.p_value) else f"{c.p_value:.3f}"
+    evidence = ("yes" if c.evidence else f"no (n < {MIN_CELLS})" if c.n < MIN_CELLS else
+                f"no (p = {c.p_value:.2f})" if _finite(c.p_value) else "no")
+    return [c.group, c.n, corr(c.spearman), ci(c.spearman_ci), corr(c.kendall), ci(c.kendall_ci), p, evidence]
+
+
+def best_text(b: Best | None) -> str:
+    """The best-setting verdict in words: ties, and whether the best stands clear of the runner-up."""
+    if b is None or b.paper_label is None:
+        return "n/a: no cell has both a result and a published number yet."
+    ties = b.ties or [b.ours_label]
+    ours = (f"our best is a tie of {len(ties)} cells at {fmt(b.ours_value)} ({', '.join(ties)})" if len(ties) > 1
+            else f"our best is {b.ours_label} at {fmt(b.ours_value)}")
+    if b.runner_up_label is not None:
+        clear = b.distinguishable
+        gap = b.ours_value - b.runner_up_value
+        ours += (f", {gap:.1f} points above the runner-up {b.runner_up_label}"
+                 + (" (beyond the noise)" if clear else " (within the noise: not distinguishable)" if clear is False
+                    else " (noise unknown)"))
+    rank = "" if b.agrees else f"; the paper's best ranks {b.rank_in_ours} of {b.n} in ours"
+    return (f"The paper's best of the cells we ran is {b.paper_label} ({fmt(b.paper_value)}); {ours}{rank}. "
+            f"Verdict: {b.verdict}.")
+
+
+def ci_text(low, high) -> str:
+    return "–" if not (_finite(low) and _finite(high)) else f"[{fmt(low)}, {fmt(high)}]"
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
 def fmt(v, digits: int = 1) -> str:
     try:
         v = float(v)
@@ -173,6 +243,7 @@ def _cell_table(cells: pd.DataFrame, known: bool, match: Match) -> pd.DataFrame:
                 row["paper cell"] = c["paper_label"] or "–"
             row["paper"] = c["paper_note"] or fmt(c["paper"]) if c["paper_key"] is not None else "–"
         row["ours (mean ± std)"] = mean_std(c["mean"], c["std"], c["n_done"])
+        row["95% interval"] = ci_text(c["ci_low"], c["ci_high"])
         row["seeds done"] = f"{c['n_done']}/{c['n_runs']}"
         row["runs"] = c["statuses"]
         rows.append(row)
