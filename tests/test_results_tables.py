@@ -77,3 +77,27 @@ def test_results_into_head_exits_quietly(loss_sweep):
                           stderr=subprocess.PIPE, text=True, timeout=600, cwd=ROOT)
     os.close(write)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_the_reports_reproduce_command_is_recorded_at_launch_and_expands_to_the_same_runs(cifar_tar, tmp_path):
+    import json
+    import os
+    import re
+
+    from bench_ssl.report import build
+
+    sets = ["output.root=" + str(tmp_path / "out"), "data.train_per_class=20", "data.test_per_class=10",
+            "optim.batch_size=50", "optim.epochs=1", "eval.protocols=[knn]", "method.temperature=0.3"]
+    proc = subprocess.run([sys.executable, "-m", "bench_ssl", "sweep", "smoke", *[a for s in sets for a in ("--set", s)]],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    sweep_dir = tmp_path / "out" / "sweep_smoke"
+    ids = {r["run_id"] for r in json.loads((sweep_dir / "sweep.json").read_text())["runs"]}
+    (line,) = [c for c in build(sweep_dir).commands if "bench_ssl.sweep" in c]
+    assert "--set method.temperature=0.3" in line and "--set 'eval.protocols=[knn]'" in line
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("BENCH_SSL_DATA")  # the line carries it: it must not need this shell's
+    again = subprocess.run(["bash", "-c", line + " --dry-run"], capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0, again.stderr
+    listed = set(re.findall(r"^([0-9a-f]{12})\s", again.stdout, flags=re.M))
+    assert listed == ids and "4 runs: done 4" in again.stdout

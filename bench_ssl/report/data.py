@@ -33,6 +33,8 @@ class Sweep:
     runs: pd.DataFrame  # bench_ssl.results.load + `value`: the metric in %, NaN unless done
     metric: str  # linear_top1, or knn_top1 where no run has a linear evaluation
     metric_label: str
+    command: dict | None = None  # the command line that launched it (sweep.json), for an exact "Reproduce"
+    study: bool = False  # an Optuna study's results folder (bench_ssl.tune)
 
 
 def load_sweep(path: str | Path, metric: str | None = None) -> Sweep:
@@ -59,7 +61,7 @@ def load_sweep(path: str | Path, metric: str | None = None) -> Sweep:
     varying = list(manifest.get("varying") or _varying(runs))
     return Sweep(path=path, name=str(manifest.get("name") or path.name), file=manifest.get("file"),
                  description=str(manifest.get("description") or ""), varying=varying, runs=runs, metric=metric,
-                 metric_label=METRICS[metric])
+                 metric_label=METRICS[metric], command=manifest.get("command"), study=(path / "study.json").exists())
 
 
 def _varying(runs: pd.DataFrame) -> list[str]:

@@ -318,12 +318,19 @@ def _curve_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[Figu
 
 
 def _commands(sweep: Sweep) -> list[str]:
+    """The exact command recorded at launch; for results from before that was recorded, the sweep (or study) file
+    with the profile its folder name implies (overrides unknown: said so)."""
+    from ..launch.command import shell_line
+
     cmds = []
-    if sweep.file:
+    if sweep.command:
+        cmds.append(shell_line(sweep.command))
+    elif sweep.file:
         stem = Path(sweep.file).stem
         profile = sweep.name[len(stem) + 1:] if sweep.name.startswith(stem + "_") else ""
-        cmds.append(f"python -m bench_ssl.sweep {sweep.file}{f' --profile {profile}' if profile else ''} "
-                    f"--set data.root=PATH/TO/cifar10-jpg.tar.gz")
+        tool = "tune" if sweep.study else "sweep"
+        cmds.append(f"python -m bench_ssl.{tool} {sweep.file}{f' --profile {profile}' if profile else ''}  "
+                    f"# launched before bench_ssl recorded commands: add the --set overrides it was run with")
     cmds.append(f"python -m bench_ssl.report {sweep.path} --out reports/ --format html,pdf")
     return cmds
 

@@ -13,8 +13,10 @@ from ..output import atomic_write_json
 MANIFEST = "sweep.json"
 
 
-def write_manifest(sweep_dir: Path, spec, runs, varying: list[str]) -> None:
-    """Written when it says something new: re-running a sweep unchanged (also from a read-only archive) writes nothing."""
+def write_manifest(sweep_dir: Path, spec, runs, varying: list[str], command: dict | None = None) -> None:
+    """Written when it says something new: re-running a sweep unchanged (also from a read-only archive) writes nothing.
+    `command`: the command line that launched it (see launch.command), kept from an earlier write when not given."""
+    old = read_manifest(sweep_dir)
     manifest = {
         "name": spec.name,
         "file": str(spec.path) if spec.path else None,
@@ -22,7 +24,9 @@ def write_manifest(sweep_dir: Path, spec, runs, varying: list[str]) -> None:
         "varying": varying,
         "runs": [_entry(r) for r in runs],
     }
-    old = read_manifest(sweep_dir)
+    command = command or (old or {}).get("command")
+    if command:
+        manifest["command"] = command
     if old is not None and {k: v for k, v in old.items() if k != "written_at"} == json.loads(json.dumps(manifest)):
         return
     manifest["written_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import BenchSSLError
 from ..launch import EXITED, QUEUED, RUNNING, Job, make_launcher
 from ..results import failure_summary, run_status, write_manifest
+from ..launch.command import launch_command
 from ..launch.preflight import confirm_long_sweep, preflight
 from .display import LiveView, format_counts, format_duration, format_table
 from .expand import _ABSENT, SweepRun, expand, varying_keys
@@ -51,7 +52,7 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
               f"time on {estimate.device} (from {estimate.source})", file=err)
         confirm_long_sweep(estimate, parallel, yes, profiles=spec.profiles, profile=spec.profile)
     try:
-        write_manifest(sweep_dir, spec, runs, varying)
+        write_manifest(sweep_dir, spec, runs, varying, launch_command("sweep", spec, list(overrides)))
     except BenchSSLError as exc:
         if todo:
             raise

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from ..config import load_config, run_id
+from ..launch.command import launch_command
 from ..errors import BenchSSLError, ConfigError
 from .report import best_trial, write_report
 from .spec import StudySpec, base_config, check_space, make_pruner, make_sampler
@@ -91,6 +92,7 @@ def tune(spec: StudySpec, overrides: list[str] = (), n_trials: int | None = None
         "storage": url, "objective": spec.objective, "direction": "maximize", "target": target,
         "sampler": {"name": spec.sampler.name, **spec.sampler.kwargs}, "pruner": {"name": spec.pruner.name, **spec.pruner.kwargs},
         "space": {p.key: p.describe() for p in spec.space}, "base": base,
+        "command": launch_command("tune", spec, list(overrides)),
     })
     stale = fail_stale_trials(study, study_dir)
     if stale:

@@ -152,7 +152,8 @@ def write_manifest_of_trials(study, spec, study_dir: Path) -> None:
         params = {p.key: p.decode(t.params[p.key]) for p in spec.space if p.key in t.params}
         runs.append(SimpleNamespace(run_id=t.user_attrs["run_id"], params=params, config=cfg, run_dir=RunDir(run_dir)))
     meta = SimpleNamespace(name=spec.name, path=spec.path, description=spec.description or f"Optuna study {spec.name}")
-    write_manifest(Path(study_dir), meta, runs, [p.key for p in spec.space])
+    command = (read_study_json(study_dir) or {}).get("command")
+    write_manifest(Path(study_dir), meta, runs, [p.key for p in spec.space], command)
 
 
 def write_report(study, spec, base: dict, study_dir: Path) -> dict:
