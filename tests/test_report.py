@@ -454,6 +454,9 @@ def test_a_real_quick_sweep_renders_html_and_pdf(real_sweep, tmp_path):
     texts = [p.extract_text() for p in reader.pages]
     headings = ["Summary", "Figure", "Cells", "Runs", "Learning curves", "Environment"]
     assert len(texts) == len(headings)
+    sizes = {(round(float(p.mediabox.width)), round(float(p.mediabox.height))) for p in reader.pages}
+    assert sizes == {(595, 842)}  # every page a whole A4 page (not cropped to its ink)
+    assert "Verdicts (claimed effects and the best setting):" in texts[0] and "Resolution:" in texts[0]
     for i, (heading, text) in enumerate(zip(headings, texts), start=1):
         assert heading in text and f"page {i} of {len(headings)}" in text, (i, heading, text[:300])
     assert title in texts[1] and "Ours" in texts[1] and "Paper" in texts[1] and "linear top-1 (%)" in texts[1]

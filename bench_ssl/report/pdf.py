@@ -174,9 +174,13 @@ def pages(r: Report) -> list[_Page]:
 
 def write(r: Report, path) -> list[str]:
     """Write the PDF to `path` (a file name or a binary file object); returns the page headings in order."""
+    import matplotlib
+
     with figures.style():
         ps = pages(r)
-        with PdfPages(path, metadata={"Title": f"{r.title} — {r.sweep.name}", "Creator": generator()}) as pdf:
+        # whole A4 pages: the style's tight bounding box (right for a PNG figure) would crop each page to its ink
+        with matplotlib.rc_context({"savefig.bbox": "standard"}), \
+                PdfPages(path, metadata={"Title": f"{r.title} — {r.sweep.name}", "Creator": generator()}) as pdf:
             for i, p in enumerate(ps, start=1):
                 p.fig.text(1 - MARGIN / A4[0], 0.3 / A4[1], f"page {i} of {len(ps)}", fontsize=7, color="#666666",
                            ha="right")
