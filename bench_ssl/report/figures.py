@@ -129,13 +129,16 @@ def fmt_tick(v) -> str:
 
 
 def _bottom(values: list[float]) -> float:
-    """Bars start below the smallest value, not at 0: the figures compare differences of a few points."""
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return 0.0
-    lo, hi = min(finite), max(finite)
-    span = max(hi - lo, 1.0)
-    return max(0.0, math.floor(lo - 0.6 * span))
+    """Bars start at 0: a bar's length is its value (a difference of a few points looks like one; the intervals
+    and the verdicts say whether it is one)."""
+    return 0.0
+
+
+def mark_broken_axis(ax) -> None:
+    """Two short slashes at the foot of the y axis: it does not start at zero."""
+    kw = {"transform": ax.transAxes, "color": "#444444", "clip_on": False, "linewidth": 0.8}
+    for dy in (0.0, 0.025):
+        ax.plot([-0.018, 0.018], [0.01 + dy, 0.035 + dy], **kw)
 
 
 def _err(d: dict) -> float:
@@ -217,6 +220,8 @@ def lines(ax, data: list[dict], *, x_order: list | None, hue_order: list, hue_co
                 ax.annotate(d.get("note") or "n/a", (pos(d["x"]), floor), textcoords="offset points", xytext=(0, 5),
                             ha="center", fontsize=6.5, color="#444444")
     ax.set_ylim(floor - 0.08 * span, hi + 0.15 * span)
+    if floor - 0.08 * span > 0:
+        mark_broken_axis(ax)
     if x_order is not None:
         ax.set_xticks(range(len(x_order)), [fmt_tick(x) for x in x_order])
         ax.set_xlim(-0.4, len(x_order) - 0.6)

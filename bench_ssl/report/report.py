@@ -120,8 +120,9 @@ def _optuna_figures(sweep: Sweep) -> tuple[list[FigureItem], Path | None]:
 
 def _caption(study: Study, known: bool, sweep: Sweep, s: dict, cells: pd.DataFrame, match: Match) -> str:
     ours = (f"{sweep.metric_label.replace(' (%)', '')} on the {s['dataset']} test set after {s['epochs'] or '?'} of "
-            f"pretraining ({s['methods']}) on {s['images']}, {s['backbone']}, {s['batch']}; mean ± std over {s['seeds']}"
-            f" (error bars where a cell has 2 or more)")
+            f"pretraining ({s['methods']}) on {s['images']}, {s['backbone']}, {s['batch']}; mean over {s['seeds']}, "
+            f"error bars the 95% interval (seeds and test-set size); bars start at 0, a line plot's axis that does "
+            f"not is marked //")
     missing = int((cells["state"] == "missing").sum())
     parts = [f"{'Left' if known else 'Ours'}: {ours}."]
     if known:

@@ -13,7 +13,14 @@ import pandas as pd
 
 from ... import paper as published
 from .. import figures
-from ..agreement import Claim
+from ..agreement import Z95, Claim
+
+
+def half_widths(cells: pd.DataFrame) -> list[float]:
+    """Error bars: the half-width of each cell's 95% interval (seeds and test-set size; see report.agreement)."""
+    if "se" not in cells:
+        return list(cells["std"])
+    return [Z95 * float(e) if e is not None else math.nan for e in cells["se"]]
 
 
 @dataclass
@@ -154,7 +161,7 @@ class Study:
             axes = fig.subplots(len(facets), 2, squeeze=False)
             for row, facet in enumerate(facets):
                 ours_rows = [self._point(k, m, s, n, "ok" if n else "missing", "n/a")
-                             for k, m, s, n in zip(cells["key"], cells["mean"], cells["std"], cells["n_done"])
+                             for k, m, s, n in zip(cells["key"], cells["mean"], half_widths(cells), cells["n_done"])
                              if self.facet is None or k[self.facet] == facet]
                 paper_rows = [self._point(k, v, math.nan, 1, "ok" if math.isfinite(v) else "note", note)
                               for k, v, note in zip(paper["key"], paper["value"], paper["note"])
@@ -257,7 +264,7 @@ class GenericStudy(Study):
             ax = fig.subplots()
             labels = list(cells["label"])[::-1]
             means = np.asarray(cells["mean"], dtype=float)[::-1]
-            stds = np.nan_to_num(np.asarray(cells["std"], dtype=float)[::-1])
+            stds = np.nan_to_num(np.asarray(half_widths(cells), dtype=float)[::-1])
             ok = np.isfinite(means)
             ax.barh(np.flatnonzero(ok), means[ok], xerr=stds[ok], color=figures.PALETTE[0], capsize=1.5, zorder=2)
             top = float(np.nanmax(means)) if ok.any() else 1.0
