@@ -231,6 +231,7 @@ def test_a_failing_trial_keeps_its_reason(cifar_tar, tmp_path, capsys):
                       sampler="grid", pruner="none", budget={"n_trials": 2})
     assert tune_main([str(path), "--set", f"output.root={tmp_path / 'out'}"]) == 0
     study = optuna.load_study(study_name="failing", storage=f"sqlite:///{tmp_path / 'out' / 'failing' / 'study.db'}")
+    assert study.metric_names == ["knn_top1"]  # the objective by name (optuna-dashboard, plots), not "Objective 0"
     by_root = {t.params["data.root"]: t for t in study.trials}
     assert by_root[str(cifar_tar)].state == TrialState.COMPLETE
     failed = by_root[str(missing)]

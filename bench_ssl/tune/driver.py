@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from ..config import load_config, run_id
@@ -87,6 +88,9 @@ def tune(spec: StudySpec, overrides: list[str] = (), n_trials: int | None = None
         raise BenchSSLError(f"storage {url}: cannot open or create study {spec.name!r}: {exc}") from None
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise ConfigError(f"study {spec.name!r} in {url} minimises; bench_ssl.tune maximises top-1 accuracy: use another name")
+    with warnings.catch_warnings():  # experimental in Optuna 4: the objective's name for optuna-dashboard and plots
+        warnings.simplefilter("ignore")
+        study.set_metric_names([spec.objective])
     write_study_json(study_dir, {
         "name": spec.name, "file": str(spec.path) if spec.path else None, "description": spec.description,
         "storage": url, "objective": spec.objective, "direction": "maximize", "target": target,
