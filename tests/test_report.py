@@ -479,3 +479,37 @@ def test_a_real_sweep_with_runs_missing_still_renders_with_the_cells_marked(real
     assert "Partial sweep: " in html and "1 pending" in html and "1 failed" in html and "out of memory" in html
     assert html.count(">n/a<") >= 2 and "Hatched &#x27;n/a&#x27;: 2 of 5 cells" in html
     assert out["pdf_pages"] == ["Summary", "Figure", "Cells", "Runs", "Learning curves", "Environment"]
+
+
+def _overlapping_texts(fig) -> list[tuple[str, str]]:
+    """Pairs of visible texts of a drawn figure whose boxes overlap (titles, labels, ticks, legend entries)."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    bad = []
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            if box_a.overlaps(box_b) and box_a.width > 0 and box_b.width > 0:
+                bad.append((a, b))
+    return bad
+
+
+@pytest.mark.parametrize("n_cells", [2, 49])
+def test_learning_curves_overlay_every_run_per_metric_without_overlapping_text(n_cells):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from bench_ssl.report import figures
+
+    cells = [{"label": f"cell {i} → transform {i % 7}", "runs": [
+        {"epochs": [1, 2, 3], "loss": [5 - 0.1 * e - 0.01 * i for e in (1, 2, 3)], "knn_epochs": [1, 2, 3],
+         "knn": [20 + i * 0.3 + s + e for e in (1, 2, 3)]} for s in range(3)]} for i in range(n_cells)]
+    with figures.style():
+        fig = figures.overlaid_curves(cells, "Learning curves")
+        FigureCanvasAgg(fig)
+        assert len(fig.axes) == 2  # one panel per metric, not one per run
+        assert len(fig.legends[0].get_texts()) == n_cells
+        assert len(fig.axes[1].get_lines()) == n_cells * 4  # 3 seeds thin + the mean thick, per cell
+        assert _overlapping_texts(fig) == []

@@ -310,5 +310,55 @@ def curves(runs: list[dict], title: str, loss_label: str = "loss", knn_label: st
     return fig
 
 
-__all__ = ["HEATMAP_CMAP", "MARKERS", "PAGE_WIDTH_IN", "PALETTE", "RC", "bars", "colors", "curves", "heatmap", "lines",
+def cell_colors(n: int) -> list[str]:
+    """n colours for n cells: Okabe-Ito up to its size, else evenly spaced along a perceptual colormap."""
+    if n <= len(PALETTE):
+        return PALETTE[:n]
+    cmap = matplotlib.colormaps["turbo"]
+    return [matplotlib.colors.to_hex(cmap(0.05 + 0.9 * i / (n - 1))) for i in range(n)]
+
+
+def overlaid_curves(cells: list[dict], title: str, loss_label: str = "training loss", knn_label: str = "kNN top-1 (%)",
+                    fig=None) -> Figure:
+    """One panel per metric (the training loss; the kNN monitor where it ran), every run in it: one colour per
+    cell, its seeds as thin lines and their mean as a thick one; the cells' legend below, in columns.
+    cells: {label, runs: [{epochs, loss, knn_epochs, knn}]}."""
+    has_knn = any(r["knn"] for c in cells for r in c["runs"])
+    n = max(1, len(cells))
+    cols = 1 if n <= 4 else 2 if n <= 10 else 4 if n <= 24 else 5
+    legend_rows = math.ceil(n / cols)
+    height = 2.4 + 0.16 * legend_rows
+    fig = fig or Figure(figsize=(PAGE_WIDTH_IN, height))
+    top, bottom = 1 - 0.7 / height, (0.55 + 0.16 * legend_rows) / height
+    axes = fig.subplots(1, 2 if has_knn else 1, squeeze=False,
+                        gridspec_kw={"left": 0.08, "right": 0.98, "top": top, "bottom": bottom, "wspace": 0.25})[0]
+    panels = [(axes[0], "loss", "epochs", loss_label)] + ([(axes[1], "knn", "knn_epochs", knn_label)] if has_knn else [])
+    handles = []
+    for color, cell in zip(cell_colors(n), cells):
+        for ax, key, xkey, _ in panels:
+            series = [(r[xkey], r[key]) for r in cell["runs"] if r[key]]
+            for xs, ys in series:
+                ax.plot(xs, ys, color=color, linewidth=0.6, alpha=0.45)
+            lengths = {len(xs) for xs, _ in series}
+            if series and len(lengths) == 1:
+                mean = np.mean([ys for _, ys in series], axis=0)
+                line, = ax.plot(series[0][0], mean, color=color, linewidth=1.6)
+                if ax is axes[0]:
+                    handles.append((line, cell["label"]))
+        if not any(h[1] == cell["label"] for h in handles):
+            from matplotlib.lines import Line2D
+
+            handles.append((Line2D([], [], color=color, linewidth=1.6), f"{cell['label']} (no epoch yet)"))
+    for ax, _, _, label in panels:
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.legend([h for h, _ in handles], [wrap(label, 34) for _, label in handles], loc="lower center", ncols=cols,
+               fontsize=6, frameon=False, bbox_to_anchor=(0.5, 0.0), handlelength=1.5, columnspacing=1.0)
+    fig.suptitle(title, fontsize=9, x=0.01, y=1 - 0.05 / height, ha="left", va="top")
+    return fig
+
+
+__all__ = ["HEATMAP_CMAP", "MARKERS", "PAGE_WIDTH_IN", "PALETTE", "RC", "bars", "cell_colors", "colors", "curves", "heatmap",
+           "lines", "overlaid_curves",
            "mark_missing", "new_figure", "png_bytes", "style"]

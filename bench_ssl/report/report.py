@@ -17,9 +17,6 @@ from .cells import agreement, build_cells
 from .data import Sweep, curves, environment, load_sweep, setup, short_setup
 from .studies import DrawContext, GenericStudy, Match, Study, find
 
-CURVES_PER_FIGURE = 24
-
-
 @dataclass
 class FigureItem:
     title: str
@@ -285,37 +282,30 @@ def _pct(v) -> float:
 
 
 def _curve_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[FigureItem]:
+    """The learning curves of every run in one figure: a panel per metric, a colour per cell (in the figure's
+    order), seeds thin and their mean thick; runs outside the figure's cells are one more entry."""
     order = {k: i for i, k in enumerate(cells["key"])}
-    runs = []
+    groups: dict = {}
     for r in sweep.runs.to_dict("records"):
         key = study.key_of(r)
         recs = curves(r["run_dir"])
         knn = [(x["epoch"], x["knn_top1"] * 100) for x in recs if x.get("knn_top1") is not None]
-        runs.append({
-            "_order": (order.get(key, len(order)), r.get("seed") or 0),
-            "title": f"{study.label(key) if key is not None else r['run_id']} · seed {r.get('seed', '?')}",
-            "status": r["status"],
-            "epochs": [x["epoch"] for x in recs if "loss" in x],
-            "loss": [x["loss"] for x in recs if "loss" in x],
-            "knn_epochs": [e for e, _ in knn],
-            "knn": [v for _, v in knn],
-        })
-    runs.sort(key=lambda x: x["_order"])
-    out = []
-    chunks = [runs[i:i + CURVES_PER_FIGURE] for i in range(0, len(runs), CURVES_PER_FIGURE)]
-    for i, chunk in enumerate(chunks):
-        part = f" ({i + 1}/{len(chunks)})" if len(chunks) > 1 else ""
-        title = f"Learning curves{part}"
-        with figures.style():
-            fig = figures.curves(chunk, title)
-            png = figures.png_bytes(fig, tight=False, dpi=150)
-        caption = ("Per run: the training loss per epoch (left axis) and, where the kNN monitor ran during training, its "
-                   "top-1 on the test set (right axis). Panel titles: the cell and the seed; a run with no finished epoch "
-                   "shows its status.")
-        out.append(FigureItem(title=title, caption=caption, figure=fig, png=png,
-                              draw=lambda f, c=chunk, t=title: figures.curves(c, t, fig=f),
-                              height_in=fig.get_size_inches()[1]))
-    return out
+        label = study.label(key) if key is not None else "(not in the figure)"
+        group = groups.setdefault(order.get(key, len(order)), {"label": label, "runs": []})
+        group["runs"].append({"epochs": [x["epoch"] for x in recs if "loss" in x],
+                              "loss": [x["loss"] for x in recs if "loss" in x],
+                              "knn_epochs": [e for e, _ in knn], "knn": [v for _, v in knn]})
+    cells_curves = [groups[k] for k in sorted(groups)]
+    title = "Learning curves"
+    with figures.style():
+        fig = figures.overlaid_curves(cells_curves, title)
+        png = figures.png_bytes(fig, tight=False, dpi=150)
+    caption = ("Every run: the training loss per epoch (left) and, where the kNN monitor ran during training, its top-1 "
+               "on the test set (right); one colour per cell, its seeds as thin lines and their mean as a thick one. "
+               "A cell with no finished epoch is listed as such.")
+    return [FigureItem(title=title, caption=caption, figure=fig, png=png,
+                       draw=lambda f, c=cells_curves, t=title: figures.overlaid_curves(c, t, fig=f),
+                       height_in=fig.get_size_inches()[1])]
 
 
 def _commands(sweep: Sweep) -> list[str]:
