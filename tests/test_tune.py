@@ -111,6 +111,7 @@ def test_the_report_of_a_study_embeds_optunas_plots_and_the_best_config(smoke_st
     for title in ("Optimisation history", "Parameter importances", "Parallel coordinates", "Slice plot"):
         assert f'alt="{title}"' in section, title
     assert "best_config.yaml" in section and ">pruned<" in html
+    assert "Partial sweep" not in html and "stopped early by the study&#x27;s pruner" in html  # pruned = finished
     assert out["pdf_pages"][-6:] == ["Optimisation history", "kNN top-1 per epoch (what the pruner sees)",
                                      "Parameter importances", "Parallel coordinates", "Slice plot", "Environment"]
 

@@ -137,7 +137,10 @@ def _caption(study: Study, known: bool, sweep: Sweep, s: dict, cells: pd.DataFra
 def _notes(sweep: Sweep, study: Study, cells: pd.DataFrame, match: Match) -> list[str]:
     notes = []
     counts = sweep.runs["status"].value_counts().to_dict()
-    not_done = {k: v for k, v in counts.items() if k != "done"}
+    not_done = {k: v for k, v in counts.items() if k not in ("done", "pruned")}  # a pruned trial is finished
+    if counts.get("pruned"):
+        notes.append(f"{counts['pruned']} trial(s) were stopped early by the study's pruner (finished, by design); "
+                     "they have no final evaluation, so their cells show no value.")
     if not_done:
         what = ", ".join(f"{n} {s}" for s, n in not_done.items())
         notes.append(f"Partial sweep: {what} of {len(sweep.runs)} runs. Cells without a finished run are marked n/a and "
