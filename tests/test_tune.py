@@ -112,6 +112,11 @@ def test_the_report_of_a_study_embeds_optunas_plots_and_the_best_config(smoke_st
         assert f'alt="{title}"' in section, title
     assert "best_config.yaml" in section and ">pruned<" in html
     assert "Partial sweep" not in html and "stopped early by the study&#x27;s pruner" in html  # pruned = finished
+    assert "<th>trial</th>" in html and "a hint, not a finding" in html  # 4 trials: importances are a hint
+    study = optuna.load_study(study_name="tune_smoke_quick", storage=f"sqlite:///{smoke_study['dir'] / 'study.db'}")
+    for t in (t for t in study.trials if t.state == TrialState.PRUNED):  # the epochs it ran, not the planned 3
+        epoch = re.match(r"pruned at epoch (\d)/3", t.user_attrs["pruned_reason"]).group(1)
+        assert f">{epoch}/3</td>" in html
     assert out["pdf_pages"][-6:] == ["Optimisation history", "kNN top-1 per epoch (what the pruner sees)",
                                      "Parameter importances", "Parallel coordinates", "Slice plot", "Environment"]
 

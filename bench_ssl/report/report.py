@@ -105,11 +105,15 @@ def _optuna_figures(sweep: Sweep) -> tuple[list[FigureItem], Path | None]:
     from ..tune.report import BEST_CONFIG, tune_figures
 
     n = len(sweep.runs)
+    complete = int((sweep.runs["status"] == "done").sum())
     out = []
     for title, png in tune_figures(path):
         data = png.read_bytes()
         caption = (f"Optuna's {title[0].lower() + title[1:]} of study {sweep.name} ({n} trial runs in the results "
                    f"store; pruned and failed trials included where Optuna draws them).")
+        if title == "Parameter importances" and complete < 10:
+            caption += (f" It rests on {complete} complete trial(s), fewer than the ~10 an importance estimate needs: "
+                        "a hint, not a finding.")
         out.append(FigureItem(title=title, caption=caption, figure=None, png=data, height_in=0.0))
     best = path / BEST_CONFIG
     return out, best if best.exists() else None
@@ -257,8 +261,11 @@ def _run_table(study: Study, sweep: Sweep, cells: pd.DataFrame) -> pd.DataFrame:
     for r in sweep.runs.to_dict("records"):
         key = study.key_of(r)
         error = r.get("error")
+        trained = sum(1 for x in curves(r["run_dir"]) if "loss" in x)
+        planned = r.get("optim.epochs", "")
         rows.append({
             "_order": (order.get(key, len(order)), r.get("seed") or 0),
+            **({"trial": r.get("trial") or "–"} if "trial" in sweep.runs else {}),  # an Optuna study's trial number
             "run": r["run_id"],
             "cell": study.label(key) if key is not None else "(not in the figure)",
             "seed": r.get("seed", ""),
@@ -266,7 +273,7 @@ def _run_table(study: Study, sweep: Sweep, cells: pd.DataFrame) -> pd.DataFrame:
             sweep.metric_label: fmt(r["value"]),
             "kNN top-1 (%)": fmt(_pct(r.get("knn_top1"))),
             "linear top-1 (%)": fmt(_pct(r.get("linear_top1"))),
-            "epochs": r.get("optim.epochs", ""),
+            "epochs": f"{trained}/{planned}" if r["status"] != "done" and planned != "" else planned,  # pruned: 1/3
             "wall (s)": fmt(r.get("wall_time_s"), 0),
             "note": str(error) if isinstance(error, str) else "",
         })
