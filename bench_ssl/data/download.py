@@ -13,6 +13,14 @@ from bench_ssl.errors import DatasetError
 log = logging.getLogger("bench_ssl.data")
 
 
+def fetch_if_needed(root: str, fmt: str, asked: bool) -> None:
+    """Download when asked (`data.download`), or when `root` is the user-cache folder of a dataset and still
+    empty: the default location is filled on first use (`location`)."""
+    default = downloadable_default(root)
+    if asked or (default and not os.path.exists(root)):
+        download(root, fmt if fmt != "auto" or not default else default)
+
+
 def download(root: str, fmt: str) -> None:
     """Fetch `fmt` into `root` (or into the parent when `root` already names the batch folder)."""
     if fmt not in FOLDERS:

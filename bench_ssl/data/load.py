@@ -12,8 +12,7 @@ from bench_ssl.data import cache, cifar, imagefolder, stl10
 from bench_ssl.data.arrays import ArrayDataset, Source, Splits, channel_stats
 from bench_ssl.data.decode import resize_array
 from bench_ssl.data.detect import FORMATS, detect_format, require_exists
-from bench_ssl.data.download import download as fetch
-from bench_ssl.data.location import downloadable_default
+from bench_ssl.data.download import fetch_if_needed
 from bench_ssl.errors import DatasetError
 
 log = logging.getLogger("bench_ssl.data")
@@ -37,9 +36,7 @@ def load_arrays(
         raise DatasetError(f"unknown data.format {format!r} for {root}; choose one of {', '.join(FORMATS)}")
     if image_size is not None and (type(image_size) is not int or image_size < 1):
         raise DatasetError(f"data.image_size must be a positive integer or null, got {image_size!r} (for {root})")
-    default = downloadable_default(root)
-    if download or (default and not os.path.exists(root)):  # the default folder is filled on first use
-        fetch(root, format if format != "auto" or not default else default)
+    fetch_if_needed(root, format, download)
     require_exists(root)
     fmt = detect_format(root) if format == "auto" else format
     unlabeled = bool(stl10_unlabeled) and fmt == "stl10"

@@ -11,8 +11,6 @@ training steps of one run, or the timings of the sweep's finished runs) gives th
 from __future__ import annotations
 
 import copy
-import logging
-import os
 import shutil
 import statistics
 import tempfile
@@ -21,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BenchSSLError, ConfigError
-
-log = logging.getLogger("bench_ssl.launch")
 
 CALIBRATION_STEPS = 3  # timed after one untimed step (which pays for allocation and kernel selection)
 CPU_BATCH = 128  # on a CPU, calibration steps of at most this many images
@@ -47,12 +43,9 @@ class Estimate:
 def locate_data(data) -> None:
     """The dataset of a data section exists (the default one is downloaded first) and its layout is known."""
     from ..data.detect import detect_format, require_exists
-    from ..data.download import download
-    from ..data.location import downloadable_default
+    from ..data.download import fetch_if_needed
 
-    default = downloadable_default(data.root)
-    if data.download or (default and not os.path.exists(data.root)):
-        download(data.root, data.format if data.format != "auto" or not default else default)
+    fetch_if_needed(data.root, data.format, data.download)
     require_exists(data.root)
     if data.format == "auto":
         detect_format(data.root)
@@ -95,22 +88,18 @@ def preflight(configs: list, run_ids: list[str], out_dir: Path, parallel: int, l
     estimate = Estimate()
     if not configs:
         return estimate
-    seen_data, seen_device = set(), {}
+    index, seen_device = _DataIndex(), {}
     for cfg in configs:
-        d = cfg.data
-        key = (d.root, d.format, d.image_size, d.stl10_unlabeled, d.cache_dir)
-        if key not in seen_data:
-            seen_data.add(key)
-            _load_data(d)
+        index.of(cfg.data)  # each dataset located and decoded once (later runs load it from the cache)
         if local and cfg.device not in seen_device:
             seen_device[cfg.device] = check_device(cfg.device)
     for cfg, rid in zip(configs, run_ids):
-        n = _train_size(cfg)
+        n = index.train_size(cfg.data)
         if cfg.optim.batch_size > n:
             raise ConfigError(f"run {rid}: optim.batch_size {cfg.optim.batch_size} is larger than its training set of "
                               f"{n} images; lower optim.batch_size to at most {n} or use more data (data.train_per_class)")
     keep = sum(1 for c in configs if c.output.keep_checkpoint) + min(parallel, len(configs))
-    per_run = _checkpoint_bytes(configs[0])
+    per_run = _checkpoint_bytes(configs[0], index)
     estimate.checkpoint_bytes = per_run * keep
     check_output(out_dir, estimate.checkpoint_bytes)
     if not (local and estimate_time):
@@ -123,44 +112,40 @@ def preflight(configs: list, run_ids: list[str], out_dir: Path, parallel: int, l
         per_image_epoch = _calibrate(configs[0], run_ids[0])
         estimate.source = f"a timed calibration of {CALIBRATION_STEPS} training steps of run {run_ids[0]}"
     for cfg, rid in zip(configs, run_ids):
-        estimate.run_s[rid] = per_image_epoch * _images(cfg) * cfg.optim.epochs
+        b = cfg.optim.batch_size
+        estimate.run_s[rid] = per_image_epoch * (index.train_size(cfg.data) // b * b) * cfg.optim.epochs  # drop_last
     return estimate
 
 
-def _load_data(d) -> None:
-    from ..data import load_arrays
+class _DataIndex:
+    """The datasets of one pre-flight: each loaded once (decoded on a cache miss); only the labels and class
+    names are kept, for the training-set sizes and the number of classes."""
 
-    locate_data(d)
-    load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir, download=False,
-                stl10_unlabeled=d.stl10_unlabeled)
+    def __init__(self):
+        self.labels: dict = {}
 
+    def of(self, d) -> tuple:
+        key = (d.root, d.format, d.image_size, d.stl10_unlabeled, d.cache_dir)
+        if key not in self.labels:
+            from ..data import load_arrays
 
-def _images(cfg) -> int:
-    """Training images seen per epoch (drop_last), from the (cached) dataset index."""
-    n = _train_size(cfg)
-    return n // cfg.optim.batch_size * cfg.optim.batch_size if n >= cfg.optim.batch_size else n
+            locate_data(d)
+            arrays = load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir,
+                                 stl10_unlabeled=d.stl10_unlabeled)
+            self.labels[key] = (arrays.train_y, list(arrays.classes))
+        return self.labels[key]
 
+    def train_size(self, d) -> int:
+        """Training images of the run (its class-balanced subset, data.train_per_class, when it takes one)."""
+        import numpy as np
 
-_SIZES: dict = {}
-
-
-def _train_size(cfg) -> int:
-    from ..data import load_arrays
-
-    d = cfg.data
-    key = (d.root, d.format, d.image_size, d.stl10_unlabeled, d.train_per_class)
-    if key not in _SIZES:
-        arrays = load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir,
-                             stl10_unlabeled=d.stl10_unlabeled)
-        labels = arrays.train_y
+        labels, _ = self.of(d)
         if d.train_per_class is None:
-            _SIZES[key] = len(labels)
-        else:
-            import numpy as np
+            return len(labels)
+        return int(np.minimum(np.bincount(labels[labels >= 0]), d.train_per_class).sum())
 
-            counts = np.bincount(labels[labels >= 0])
-            _SIZES[key] = int(np.minimum(counts, d.train_per_class).sum())
-    return _SIZES[key]
+    def num_classes(self, d) -> int:
+        return len(self.of(d)[1])
 
 
 def _from_finished(finished) -> float | None:
@@ -199,24 +184,15 @@ def _calibrate(cfg, rid: str) -> float:
     return step_s / b * (1 + EVAL_SHARE)
 
 
-def _checkpoint_bytes(cfg) -> int:
+def _checkpoint_bytes(cfg, index: _DataIndex) -> int:
     """Bytes of one checkpoint of `cfg`: the method's state (weights, buffers, queues, banks) plus the
     optimizer's (one momentum buffer per weight; two for AdamW)."""
     from ..methods import build_method
 
-    n, classes = _train_size(cfg), _num_classes(cfg)
-    method = build_method(cfg, n, classes)
+    method = build_method(cfg, index.train_size(cfg.data), index.num_classes(cfg.data))
     state = sum(t.numel() * t.element_size() for t in method.state_dict().values())
     weights = sum(p.numel() * p.element_size() for p in method.parameters() if p.requires_grad)
     return state + weights * (2 if cfg.optim.name == "adamw" else 1)
-
-
-def _num_classes(cfg) -> int:
-    from ..data import load_arrays
-
-    d = cfg.data
-    return len(load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir,
-                           stl10_unlabeled=d.stl10_unlabeled).classes)
 
 
 def confirm_long_sweep(estimate: Estimate, parallel: int, yes: bool, stdin=None, profiles: tuple = (),
