@@ -27,14 +27,19 @@ def gpu_count() -> int:
         return 0
 
 
+def local_slots(max_parallel: int | None, runs_per_gpu: int, gpus: int | None = None) -> int:
+    """Runs the local launcher runs at once: max_parallel, else runs_per_gpu on each GPU, else one (a CPU)."""
+    gpus = gpu_count() if gpus is None else gpus
+    return max_parallel or (gpus * runs_per_gpu if gpus else 1)
+
+
 class LocalLauncher(Launcher):
     name = "local"
 
     def __init__(self, max_parallel: int | None, runs_per_gpu: int):
         self.gpus = gpu_count()
         self.runs_per_gpu = runs_per_gpu
-        default = self.gpus * runs_per_gpu if self.gpus else 1
-        self.slots = max_parallel or default
+        self.slots = local_slots(max_parallel, runs_per_gpu, self.gpus)
         self.queue: deque[Job] = deque()
         self.procs: dict[int, tuple[Job, subprocess.Popen]] = {}  # slot -> (job, process)
         self.exited: dict[str, int] = {}

@@ -56,14 +56,13 @@ class LiveView:
 
     def __init__(self, name: str, total: int, stream=sys.stderr):
         self.name, self.total, self.stream = name, total, stream
-        self.tty = stream.isatty()
-        self.live = None
-        if self.tty:
+        self.live = None  # the rich display on a terminal; None: plain lines
+        if stream.isatty():
             try:
                 from rich.console import Console
                 from rich.live import Live
             except ImportError:  # rich missing: plain lines
-                self.tty = False
+                pass
             else:
                 self.live = Live(console=Console(file=stream), refresh_per_second=4, transient=False)
                 self.live.start()

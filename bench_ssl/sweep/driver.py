@@ -133,14 +133,12 @@ def _count(values) -> dict[str, int]:
 
 
 def _parallel(spec: SweepSpec, n: int) -> int:
-    """Runs at once: the local launcher's workers (runs_per_gpu x GPUs, or one on a CPU), else max_parallel."""
-    if spec.launcher.max_parallel:
-        return max(1, min(spec.launcher.max_parallel, n))
+    """Runs at once: the local launcher's workers (see local_slots), else max_parallel, at most the n to run."""
     if spec.launcher.name == "local":
-        from ..launch import gpu_count
+        from ..launch.local import local_slots
 
-        return max(1, min(gpu_count() * spec.launcher.runs_per_gpu or 1, n))
-    return max(1, n)
+        return max(1, min(local_slots(spec.launcher.max_parallel, spec.launcher.runs_per_gpu), n))
+    return max(1, min(spec.launcher.max_parallel or n, n))
 
 
 def _label(run: SweepRun, varying: list[str]) -> str:

@@ -8,12 +8,11 @@ completions because the time since a run's last epoch is taken off what that run
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import dataclass
 
-EVAL_SHARE = 0.15  # evaluation after the last epoch, as a share of the training time (see preflight)
+from ..launch.preflight import EVAL_SHARE  # evaluation after the last epoch, as a share of the training time
 
 
 @dataclass
@@ -36,18 +35,11 @@ class RunProgress:
 def read_progress(run) -> RunProgress:
     """The progress of a SweepRun from its metrics.jsonl (empty before its first epoch)."""
     p = RunProgress(epochs=run.config.optim.epochs)
-    path = run.run_dir.metrics
     try:
-        lines = path.read_text().splitlines()
-        p.updated = path.stat().st_mtime
+        p.updated = run.run_dir.metrics.stat().st_mtime
+        records = run.run_dir.read_metrics()  # a line being written is left out
     except OSError:
         return p
-    records = []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except ValueError:  # a line being written
-            continue
     if not records:
         return p
     last = records[-1]
