@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from ..loggers import LOGGERS
 from ..params import choice, param, params_of
 from ..registry import METHODS
 from .sections import components
@@ -173,7 +174,7 @@ class OutputConfig:
     checkpoint_every: int = param(5, low=0, help="epochs; 0: only at the end")
     keep_checkpoint: bool = True
     progress: bool | None = None  # a progress bar; None: when stderr is a terminal
-    loggers: list[str] = param([], choices=("tensorboard", "wandb", "mlflow"),
+    loggers: list[str] = param([], choices=tuple(LOGGERS),
                                help="experiment trackers that get each epoch's metrics and the config")
 
     def check(self, where: str, cfg) -> None:

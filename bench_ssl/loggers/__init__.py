@@ -13,6 +13,12 @@ LOGGERS = {"tensorboard": ("tensorboard", "TensorBoardLogger"), "wandb": ("wandb
            "mlflow": ("mlflow", "MlflowLogger")}  # name -> (its module here, class); the library has the same name
 
 
+def scalars(record: dict, skip: tuple = ("epoch",)) -> dict:
+    """The numbers of a record (an epoch's metrics, a result) that a tracker plots: not flags, not `skip`."""
+    return {k: v for k, v in record.items()
+            if k not in skip and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 def check_available(names: list[str]) -> None:
     """Each chosen logger's library is installed (checked at config load, without importing it)."""
     for name in names:
@@ -48,4 +54,4 @@ class Loggers:
             logger.close()
 
 
-__all__ = ["LOGGERS", "Loggers", "check_available"]
+__all__ = ["LOGGERS", "Loggers", "check_available", "scalars"]

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ..config import to_dict
+from . import scalars
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -35,12 +36,10 @@ class MlflowLogger:
             mlflow.log_params({k: str(v)[:500] for k, v in _flat(to_dict(cfg)).items()})
 
     def log_epoch(self, record: dict) -> None:
-        self.mlflow.log_metrics({k: float(v) for k, v in record.items() if k != "epoch" and isinstance(v, (int, float))},
-                                step=record["epoch"])
+        self.mlflow.log_metrics({k: float(v) for k, v in scalars(record).items()}, step=record["epoch"])
 
     def log_final(self, metrics: dict, epoch: int) -> None:
-        self.mlflow.log_metrics({k: float(v) for k, v in metrics.items()
-                                 if isinstance(v, (int, float)) and not isinstance(v, bool)}, step=epoch)
+        self.mlflow.log_metrics({k: float(v) for k, v in scalars(metrics, skip=()).items()}, step=epoch)
 
     def close(self) -> None:
         self.mlflow.end_run()

@@ -4,6 +4,7 @@ every run of a sweep side by side (named by run id); the config is the run's tex
 from __future__ import annotations
 
 from ..config import dump_yaml
+from . import scalars
 
 
 class TensorBoardLogger:
@@ -16,15 +17,13 @@ class TensorBoardLogger:
             self.writer.add_text("config", "```\n" + dump_yaml(cfg) + "```", 0)
 
     def log_epoch(self, record: dict) -> None:
-        for key, value in record.items():
-            if key not in ("epoch", "step") and isinstance(value, (int, float)):
-                self.writer.add_scalar(f"train/{key}", value, record["epoch"])
+        for key, value in scalars(record, skip=("epoch", "step")).items():
+            self.writer.add_scalar(f"train/{key}", value, record["epoch"])
         self.writer.flush()
 
     def log_final(self, metrics: dict, epoch: int) -> None:
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                self.writer.add_scalar(f"eval/{key}", value, epoch)
+        for key, value in scalars(metrics, skip=()).items():
+            self.writer.add_scalar(f"eval/{key}", value, epoch)
         self.writer.flush()
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ the config's name (the sweep); files under the run folder. WANDB_MODE (e.g. offl
 from __future__ import annotations
 
 from ..config import to_dict
+from . import scalars
 
 
 class WandbLogger:
@@ -14,13 +15,11 @@ class WandbLogger:
                               config=to_dict(cfg), dir=str(run_dir.path), reinit="create_new")
 
     def log_epoch(self, record: dict) -> None:
-        self.run.log({k: v for k, v in record.items() if k != "epoch" and isinstance(v, (int, float))},
-                     step=record["epoch"])
+        self.run.log(scalars(record), step=record["epoch"])
 
     def log_final(self, metrics: dict, epoch: int) -> None:
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                self.run.summary[key] = value
+        for key, value in scalars(metrics, skip=()).items():
+            self.run.summary[key] = value
 
     def close(self) -> None:
         self.run.finish()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ..results.formats import finite as _finite
+
 
 def _pairs(ours, paper) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.asarray(ours, dtype=float), np.asarray(paper, dtype=float)
@@ -271,13 +273,6 @@ def summary(claims: list[ClaimResult], best: Best | None = None) -> dict[str, in
     for v in [c.verdict for c in claims] + ([best.verdict] if best is not None else []):
         counts[v] = counts.get(v, 0) + 1
     return counts
-
-
-def _finite(v) -> bool:
-    try:
-        return v is not None and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def _delta(c: Claim, values: dict) -> float:

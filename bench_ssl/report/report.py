@@ -12,6 +12,7 @@ import pandas as pd
 
 from .. import __version__
 from . import figures
+from ..results.formats import finite as _finite
 from .agreement import MIN_CELLS, Best, ClaimResult, Correlation, resolution, summary
 from .cells import agreement, build_cells
 from .data import Sweep, curves, environment, load_sweep, setup, short_setup
@@ -216,13 +217,6 @@ def best_text(b: Best | None) -> str:
 
 def ci_text(low, high) -> str:
     return "–" if not (_finite(low) and _finite(high)) else f"[{fmt(low)}, {fmt(high)}]"
-
-
-def _finite(v) -> bool:
-    try:
-        return math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def fmt(v, digits: int = 1) -> str:

@@ -55,9 +55,9 @@ def pivot_text(p: pd.DataFrame, digits: int) -> pd.DataFrame:
 
 
 def mean_std(mean, std, n, digits: int) -> str:
-    if not _finite(mean) or not n:
+    if not finite(mean) or not n:
         return "–"
-    if int(n) < 2 or not _finite(std):
+    if int(n) < 2 or not finite(std):
         return f"{mean:.{digits}f} (n=1)"
     return f"{mean:.{digits}f} ± {std:.{digits}f} (n={int(n)})"
 
@@ -121,7 +121,8 @@ def _tex(v) -> str:
     return "".join(_TEX.get(ch, ch) for ch in str(v))
 
 
-def _finite(v) -> bool:
+def finite(v) -> bool:
+    """A number that is not NaN or infinite (None and text are not)."""
     try:
         return math.isfinite(float(v))
     except (TypeError, ValueError):
