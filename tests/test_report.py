@@ -22,6 +22,7 @@ from bench_ssl.config import dump_yaml, to_dict
 from bench_ssl.report import build, write_report
 from bench_ssl.report.agreement import (Claim, best_setting, cell_se, check_claims, correlations, kendall, resolution,
                                         spearman, summary)
+from bench_ssl.report.layout import overlapping_texts
 from bench_ssl.report.studies import STUDIES, Match, find
 from bench_ssl.results import write_manifest
 from bench_ssl.sweep import expand, load_sweep, varying_keys
@@ -481,22 +482,6 @@ def test_a_real_sweep_with_runs_missing_still_renders_with_the_cells_marked(real
     assert out["pdf_pages"] == ["Summary", "Figure", "Cells", "Runs", "Learning curves", "Environment"]
 
 
-def _overlapping_texts(fig) -> list[tuple[str, str]]:
-    """Pairs of visible texts of a drawn figure whose boxes overlap (titles, labels, ticks, legend entries)."""
-    from matplotlib.text import Text
-
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
-    bad = []
-    for i, (a, box_a) in enumerate(boxes):
-        for b, box_b in boxes[i + 1:]:
-            if box_a.overlaps(box_b) and box_a.width > 0 and box_b.width > 0:
-                bad.append((a, b))
-    return bad
-
-
 @pytest.mark.parametrize("n_cells", [2, 49])
 def test_learning_curves_overlay_every_run_per_metric_without_overlapping_text(n_cells):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -512,4 +497,4 @@ def test_learning_curves_overlay_every_run_per_metric_without_overlapping_text(n
         assert len(fig.axes) == 2  # one panel per metric, not one per run
         assert len(fig.legends[0].get_texts()) == n_cells
         assert len(fig.axes[1].get_lines()) == n_cells * 4  # 3 seeds thin + the mean thick, per cell
-        assert _overlapping_texts(fig) == []
+        assert overlapping_texts(fig) == []

@@ -2,6 +2,7 @@
 a worker SIGKILLed mid-trial; a failing trial; two Slurm workers on a real cluster; invalid study files."""
 
 import json
+import math
 import os
 import re
 import signal
@@ -313,3 +314,31 @@ def test_profiles_and_list_valued_categorical_keys(tmp_path):
     assert value in (["crop"], ["crop", "color"])  # Optuna sees JSON strings, the config gets lists
     with pytest.raises(Exception, match="no profile 'quik' \\(did you mean 'quick'\\?\\)"):
         load_study_spec(path, "quik")
+
+
+def test_optunas_plots_are_drawn_readably_white_ground_no_overlapping_text():
+    """30 trials with log-scaled parameters (the case that printed 2x10^-1 over 3x10^-1), some pruned:
+    every plot of the report on a white ground, no white line left from ggplot, no two texts touching."""
+    from matplotlib.colors import to_hex
+
+    from bench_ssl.report.layout import overlapping_texts
+    from bench_ssl.tune.report import FIGURES, draw_figure
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.set_metric_names(["knn_top1"])
+    for i in range(30):
+        t = study.ask()
+        lr, temp = t.suggest_float("optim.lr", 0.02, 0.2, log=True), t.suggest_float("method.temperature", 0.1, 0.4, log=True)
+        strength = t.suggest_float("augment.color.strength", 0.1, 1.0)
+        value = 0.2 + 0.1 * strength - 0.05 * abs(math.log10(temp) + 1) + 0.01 * math.log10(lr)
+        for epoch in (1, 2, 3):
+            t.report(value - 0.03 * (3 - epoch), epoch)
+            if i % 4 == 3 and epoch == 1:
+                break
+        study.tell(t, state=TrialState.PRUNED) if i % 4 == 3 else study.tell(t, value)
+    for title, _, fn_name in FIGURES:
+        fig = draw_figure(study, fn_name, "knn_top1")
+        assert overlapping_texts(fig) == [], title
+        for ax in fig.axes:
+            assert to_hex(ax.get_facecolor()) == "#ffffff", title
+            assert not [ln for ln in ax.get_lines() if to_hex(ln.get_color()) == "#ffffff"], title

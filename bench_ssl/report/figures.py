@@ -263,53 +263,6 @@ def heatmap(ax, values: np.ndarray, *, missing: np.ndarray, absent: np.ndarray, 
     ax.figure.axes[-1].tick_params(labelsize=6)
 
 
-def curves_height_in(n_runs: int, cols: int = 6) -> float:
-    return 0.3 + 1.25 * max(1, math.ceil(n_runs / max(1, min(cols, n_runs))))
-
-
-def curves(runs: list[dict], title: str, loss_label: str = "loss", knn_label: str = "kNN top-1 (%)", cols: int = 6,
-           fig=None) -> Figure:
-    """Small multiples, one panel per run: training loss per epoch (left axis) and the kNN monitor's top-1
-    (right axis, when it was evaluated during training). runs: {title, status, epochs, loss, knn_epochs, knn}."""
-    cols = max(1, min(cols, len(runs)))
-    n_rows = max(1, math.ceil(len(runs) / cols))
-    height = 0.3 + 1.25 * n_rows
-    # a fixed grid rather than constrained layout: dozens of twin axes make the layout solver the slow part
-    fig = fig or Figure(figsize=(PAGE_WIDTH_IN, height))
-    axes = fig.subplots(n_rows, cols, squeeze=False, gridspec_kw={
-        "left": 0.06, "right": 0.95, "top": 1 - 0.55 / height, "bottom": 0.35 / height, "wspace": 0.75, "hspace": 0.75})
-    for ax, run in zip(axes.flat, runs):
-        ax.set_title(run["title"], fontsize=6)
-        ax.tick_params(labelsize=5.5, length=2, pad=1)
-        ax.locator_params(axis="y", nbins=3)
-        if run["epochs"]:
-            ax.plot(run["epochs"], run["loss"], color=PALETTE[0], marker="o", markersize=2.5, linewidth=1.0)
-            if run["knn"]:
-                twin = ax.twinx()
-                twin.plot(run["knn_epochs"], run["knn"], color=PALETTE[1], marker="s", markersize=2.5, linewidth=1.0,
-                          linestyle="--")
-                twin.tick_params(labelsize=5.5, colors=PALETTE[1], length=2, pad=1)
-                twin.locator_params(axis="y", nbins=3)
-                twin.grid(False)
-                twin.spines["right"].set_visible(True)
-            ax.set_xlabel("epoch", fontsize=6, labelpad=1)
-            ax.xaxis.get_major_locator().set_params(integer=True)
-        else:
-            ax.text(0.5, 0.5, f"{run['status']}\n(no epoch yet)", ha="center", va="center", fontsize=6.5,
-                    color="#444444", transform=ax.transAxes)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    for ax in list(axes.flat)[len(runs):]:
-        ax.set_visible(False)
-    from matplotlib.lines import Line2D
-
-    fig.legend([Line2D([], [], color=PALETTE[0], marker="o"), Line2D([], [], color=PALETTE[1], marker="s", linestyle="--")],
-               [f"{loss_label} (left axis)", f"{knn_label} (right axis)"], loc="upper right", ncols=2, fontsize=6.5,
-               bbox_to_anchor=(0.99, 1.0))
-    fig.suptitle(title, fontsize=9, x=0.01, y=1 - 0.05 / height, ha="left", va="top")
-    return fig
-
-
 def cell_colors(n: int) -> list[str]:
     """n colours for n cells: Okabe-Ito up to its size, else evenly spaced along a perceptual colormap."""
     if n <= len(PALETTE):
@@ -359,6 +312,6 @@ def overlaid_curves(cells: list[dict], title: str, loss_label: str = "training l
     return fig
 
 
-__all__ = ["HEATMAP_CMAP", "MARKERS", "PAGE_WIDTH_IN", "PALETTE", "RC", "bars", "cell_colors", "colors", "curves", "heatmap",
+__all__ = ["HEATMAP_CMAP", "MARKERS", "PAGE_WIDTH_IN", "PALETTE", "RC", "bars", "cell_colors", "colors", "heatmap",
            "lines", "overlaid_curves",
            "mark_missing", "new_figure", "png_bytes", "style"]

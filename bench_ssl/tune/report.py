@@ -7,6 +7,7 @@ trials' runs with the searched keys as the varying columns.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import warnings
@@ -40,17 +41,13 @@ def write_figures(study, study_dir: Path, target_name: str = "objective") -> lis
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
-    import optuna
     from optuna.trial import TrialState
-    from optuna.visualization import matplotlib as ovm
 
     study_dir = Path(study_dir)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     out = []
     for title, name, fn_name in FIGURES:
         path = study_dir / name
-        fn = getattr(ovm, fn_name)
         reason = None
         if not complete and fn_name != "plot_intermediate_values":
             reason = "no completed trial yet"
@@ -60,14 +57,7 @@ def write_figures(study, study_dir: Path, target_name: str = "objective") -> lis
             reason = "no trial reported kNN top-1 during training"
         if reason is None:
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # ExperimentalWarning and friends
-                    kwargs = {} if fn_name == "plot_intermediate_values" else {"target_name": target_name}
-                    if fn_name == "plot_param_importances" and hasattr(optuna.importance, "PedAnovaImportanceEvaluator"):
-                        kwargs["evaluator"] = optuna.importance.PedAnovaImportanceEvaluator()  # no scikit-learn needed
-                    ax = fn(study, **kwargs)
-                fig = np.atleast_1d(ax).ravel()[0].figure
-                fig.set_size_inches(max(fig.get_size_inches()[0], 8), max(fig.get_size_inches()[1], 5))
+                fig = draw_figure(study, fn_name, target_name)
                 buf = io.BytesIO()
                 fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
                 atomic_write_bytes(path, buf.getvalue())
@@ -80,6 +70,68 @@ def write_figures(study, study_dir: Path, target_name: str = "objective") -> lis
         log.info("figure %s skipped: %s", name, reason)
         path.unlink(missing_ok=True)
     return out
+
+
+def draw_figure(study, fn_name: str, target_name: str = "objective"):
+    """One of Optuna's matplotlib plots (`fn_name` in optuna.visualization.matplotlib), drawn readably."""
+    import numpy as np
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ExperimentalWarning and friends
+        kwargs = {} if fn_name == "plot_intermediate_values" else {"target_name": target_name}
+        if fn_name == "plot_param_importances" and hasattr(optuna.importance, "PedAnovaImportanceEvaluator"):
+            kwargs["evaluator"] = optuna.importance.PedAnovaImportanceEvaluator()  # no scikit-learn needed
+        with _plain_style():
+            ax = getattr(ovm, fn_name)(study, **kwargs)
+            fig = np.atleast_1d(ax).ravel()[0].figure
+            fig.set_size_inches(max(fig.get_size_inches()[0], 8), max(fig.get_size_inches()[1], 5))
+            _readable(fig)
+    return fig
+
+
+@contextlib.contextmanager
+def _plain_style():
+    """Optuna's matplotlib plots switch the global style to ggplot (white grid lines on grey); while they draw
+    here that switch is a no-op and the report's own style applies (white ground, grey grid, larger type).
+    Not thread-safe: the figures are drawn in one thread."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from ..report.figures import RC
+
+    use = plt.style.use
+    plt.style.use = lambda *args, **kwargs: None
+    try:
+        with matplotlib.rc_context({**RC, "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
+                                    "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 8.5,
+                                    "grid.alpha": 0.6, "grid.color": "#cccccc", "axes.edgecolor": "#555555",
+                                    "axes.spines.top": True, "axes.spines.right": True}):
+            yield
+    finally:
+        plt.style.use = use
+
+
+def _readable(fig) -> None:
+    """White-on-grey leftovers (the parallel-coordinate axes are drawn white) become grey, log axes keep
+    their decades only, and tick labels that would print over each other are thinned."""
+    from matplotlib.colors import to_hex
+    from matplotlib.ticker import NullFormatter
+
+    from ..report.layout import thin_tick_labels
+
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if to_hex(line.get_color()) == "#ffffff":
+                line.set_color("#888888")
+        for spine in ax.spines.values():
+            if to_hex(spine.get_edgecolor()) == "#ffffff":
+                spine.set_edgecolor("#888888")
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log":
+                axis.set_minor_formatter(NullFormatter())
+    thin_tick_labels(fig)
 
 
 def tune_figures(study_dir: str | Path, refresh: bool | None = None) -> list[tuple[str, Path]]:
