@@ -498,3 +498,28 @@ def test_learning_curves_overlay_every_run_per_metric_without_overlapping_text(n
         assert len(fig.legends[0].get_texts()) == n_cells
         assert len(fig.axes[1].get_lines()) == n_cells * 4  # 3 seeds thin + the mean thick, per cell
         assert overlapping_texts(fig) == []
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_SWEEPS))
+def test_every_studys_figure_has_no_overlapping_text_with_every_cell_or_with_two_runs(name, tmp_path):
+    """The GPU-profile figure (49 cells for aug_grid), and the same figure when only 2 runs have finished
+    (the rest hatched n/a): no two texts touch, rotated tick labels taken as the rectangles they cover."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from bench_ssl.report.cells import build_cells
+    from bench_ssl.report.data import load_sweep as load_results
+    from bench_ssl.report.studies import DrawContext
+
+    n_runs = PAPER_SWEEPS[name][0]
+    for label, pending in (("all", ()), ("two", range(2, n_runs))):
+        sweep_dir, _ = fake_sweep(tmp_path / label, SWEEPS / f"{name}.yaml", value=lambda r: 0.3 + 0.001 * r.index,
+                                  pending=pending)
+        sweep = load_results(sweep_dir)
+        study = find(name, sweep.name)
+        if hasattr(study, "configure"):
+            study.configure(sweep.runs)
+        cells, paper, match = build_cells(study, sweep.runs)
+        ctx = DrawContext(sweep.metric_label, "CIFAR-10, ResNet-18, 100 epochs, 3 seeds", study.paper_setup)
+        fig = study.draw(cells, paper, ctx, match)
+        FigureCanvasAgg(fig)
+        assert overlapping_texts(fig) == [], (name, label)

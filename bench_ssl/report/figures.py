@@ -146,10 +146,16 @@ def _err(d: dict) -> float:
     return e if e is not None and math.isfinite(e) and e > 0 else 0.0
 
 
-def mark_missing(ax, x: float, y: float, width: float, height: float, text: str = "n/a", fontsize: float = 6.5) -> None:
-    """A hatched box with a short note where a result is expected but missing."""
+def mark_missing(ax, x: float, y: float, width: float, height: float, text: str | None = "n/a",
+                 fontsize: float = 6.5) -> None:
+    """A hatched box, with a short note (unless None) where a result is expected but missing."""
     ax.add_patch(Rectangle((x, y), width, height, fill=False, hatch="////", edgecolor=MISSING, linewidth=0.6, zorder=1))
-    ax.text(x + width / 2, y + height / 2, text, ha="center", va="center", fontsize=fontsize, color="#444444", zorder=2,
+    if text:
+        _missing_note(ax, x + width / 2, y + height / 2, text, fontsize)
+
+
+def _missing_note(ax, x: float, y: float, text: str, fontsize: float) -> None:
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, color="#444444", zorder=2,
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
 
 
@@ -162,6 +168,7 @@ def bars(ax, data: list[dict], *, x_order: list, hue_order: list, hue_colors: di
     highest = max((d["value"] + _err(d) for d in data if d["state"] == "ok"), default=1.0)
     top = highest + 0.12 * max(highest - bottom, 1.0)
     present = {x: [h for h in hue_order if any(d["x"] == x and d["hue"] == h for d in data)] for x in x_order}
+    missing: dict = {}
     for hue in hue_order:
         for d in (d for d in data if d["hue"] == hue):
             i = x_order.index(d["x"])
@@ -174,8 +181,13 @@ def bars(ax, data: list[dict], *, x_order: list, hue_order: list, hue_colors: di
                 if d.get("err") and math.isfinite(d["err"]) and d["err"] > 0:
                     ax.errorbar(left + width / 2, d["value"], yerr=d["err"], color="black", capsize=1.5, linewidth=0.8, zorder=3)
             else:
-                mark_missing(ax, left + width * 0.04, bottom, width * 0.92, (top - bottom) * 0.35,
-                             d.get("note") or "n/a", fontsize=6)
+                missing.setdefault(i, []).append((left + width * 0.04, width * 0.92, d.get("note") or "n/a"))
+    for i, boxes in missing.items():  # hatched boxes, and one note over a group's missing bars (narrow bars
+        height = (top - bottom) * 0.35  # side by side would print their notes over each other)
+        for left, width, _ in boxes:
+            mark_missing(ax, left, bottom, width, height, None)
+        lo, hi = boxes[0][0], boxes[-1][0] + boxes[-1][1]
+        _missing_note(ax, (lo + hi) / 2, bottom + height / 2, "\n".join(dict.fromkeys(n for _, _, n in boxes)), 6)
     ax.set_xticks(range(len(x_order)), [fmt_tick(x) for x in x_order])
     ax.set_xlim(-0.6, len(x_order) - 0.4)
     ax.set_ylim(bottom, top)
@@ -200,6 +212,7 @@ def lines(ax, data: list[dict], *, x_order: list | None, hue_order: list, hue_co
     lo, hi = (min(d["value"] - _err(d) for d in ok), max(d["value"] + _err(d) for d in ok)) if ok else (0.0, 1.0)
     span = max(hi - lo, 1.0)
     floor = lo - 0.25 * span
+    notes: dict = {}
     for j, hue in enumerate(hue_order):
         rows = sorted((d for d in data if d["hue"] == hue), key=lambda d: pos(d["x"]))
         ok = [d for d in rows if d["state"] == "ok"]
@@ -217,8 +230,10 @@ def lines(ax, data: list[dict], *, x_order: list | None, hue_order: list, hue_co
             if d["state"] != "ok":
                 ax.plot([pos(d["x"])], [floor], marker="x", color=hue_colors[hue], markersize=6, linestyle="none",
                         clip_on=False, zorder=4)
-                ax.annotate(d.get("note") or "n/a", (pos(d["x"]), floor), textcoords="offset points", xytext=(0, 5),
-                            ha="center", fontsize=6.5, color="#444444")
+                notes.setdefault(pos(d["x"]), []).append(d.get("note") or "n/a")
+    for x, texts in notes.items():  # one note per position, however many lines miss a point there
+        ax.annotate("\n".join(dict.fromkeys(texts)), (x, floor), textcoords="offset points", xytext=(0, 5),
+                    ha="center", va="bottom", fontsize=6.5, color="#444444")
     ax.set_ylim(floor - 0.08 * span, hi + 0.15 * span)
     if floor - 0.08 * span > 0:
         mark_broken_axis(ax)
@@ -245,8 +260,8 @@ def heatmap(ax, values: np.ndarray, *, missing: np.ndarray, absent: np.ndarray, 
 
     shown = np.where(np.isfinite(values), values, np.nan)
     finite = shown[np.isfinite(shown)]
-    sns.heatmap(shown, ax=ax, cmap=HEATMAP_CMAP, annot=True, fmt=fmt, annot_kws={"fontsize": 6},
-                vmin=float(finite.min()) if finite.size else 0, vmax=float(finite.max()) if finite.size else 1,
+    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    sns.heatmap(shown, ax=ax, cmap=HEATMAP_CMAP, annot=True, fmt=fmt, annot_kws={"fontsize": 6}, vmin=vmin, vmax=vmax,
                 linewidths=0.5, linecolor="white", square=True, cbar_kws={"label": cbar_label, "shrink": 0.8},
                 xticklabels=cols, yticklabels=rows)
     for (r, c), miss in np.ndenumerate(missing):
@@ -254,7 +269,8 @@ def heatmap(ax, values: np.ndarray, *, missing: np.ndarray, absent: np.ndarray, 
             mark_missing(ax, c + 0.04, r + 0.04, 0.92, 0.92, "n/a", fontsize=5.5)
         elif absent[r, c]:
             ax.text(c + 0.5, r + 0.5, "–", ha="center", va="center", fontsize=6, color=MISSING)
-    ax.set_title(title)
+    # each heatmap spans its own range (ours and a paper's are on different scales): said where it is read
+    ax.set_title(f"{title}\ncolours: own scale, {vmin:{fmt}}–{vmax:{fmt}}" if finite.size else title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", rotation=45, length=0)

@@ -122,9 +122,16 @@ def _optuna_figures(sweep: Sweep) -> tuple[list[FigureItem], Path | None]:
 
 def _caption(study: Study, known: bool, sweep: Sweep, s: dict, cells: pd.DataFrame, match: Match) -> str:
     ours = (f"{sweep.metric_label.replace(' (%)', '')} on the {s['dataset']} test set after {s['epochs'] or '?'} of "
-            f"pretraining ({s['methods']}) on {s['images']}, {s['backbone']}, {s['batch']}; mean over {s['seeds']}, "
-            f"error bars the 95% interval (seeds and test-set size); bars start at 0, a line plot's axis that does "
-            f"not is marked //")
+            f"pretraining ({s['methods']}) on {s['images']}, {s['backbone']}, {s['batch']}; mean over {s['seeds']}, ")
+    if study.kind == "heatmap":
+        se = pd.to_numeric(cells["se"], errors="coerce").dropna()
+        ours += ("each cell's 95% interval (seeds and test-set size) is in the Cells table"
+                 + (f", about ±{1.96 * float(se.median()):.1f} points" if not se.empty else "")
+                 + "; the heatmaps do not share a colour scale: each spans its own range, given in its title, so "
+                   "compare the orders of the cells, not their colours")
+    else:
+        ours += ("error bars the 95% interval (seeds and test-set size); bars start at 0, a line plot's axis that does "
+                 "not is marked //")
     missing = int((cells["state"] == "missing").sum())
     parts = [f"{'Left' if known else 'Ours'}: {ours}."]
     if known:
