@@ -268,7 +268,7 @@ def test_a_partial_sweep_reports_mean_std_over_seeds_and_marks_missing_cells(tmp
     assert (corr.n, corr.spearman, corr.kendall) == (4, pytest.approx(0.8), pytest.approx(4 / 6))
     assert [c.verdict for c in r.claims] == ["agrees", "n/a", "opposite", "n/a"]
     assert any("Partial sweep" in n and "2 pending" in n and "2 failed" in n for n in r.notes)
-    assert "Hatched 'n/a': 1 of 5 cells" in r.figure.caption
+    assert "Hatched: 1 of 5 cells have no finished run yet (their runs: 2 pending, 1 failed)" in r.figure.caption
     table = r.cell_table.set_index("cell")
     assert table.loc["NT-Xent", "ours (mean ± std)"] == "39.7 ± 1.2"
     assert table.loc["Margin Triplet (semi-hard)", "ours (mean ± std)"] == "n/a"
@@ -286,7 +286,7 @@ def test_a_sweep_that_has_not_started_renders_with_every_cell_missing(tmp_path):
     assert all(c.verdict == "n/a" for c in r.claims)
     out = write_report(sweep_dir, tmp_path / "reports", "html")
     html = out["html"].read_text()
-    assert "6 pending" in html and "Hatched &#x27;n/a&#x27;: 6 of 6 cells" in html and "no cell has both" in html
+    assert "6 pending" in html and "Hatched: 6 of 6 cells have no finished run yet (their runs: 6 pending)" in html and "no cell has both" in html
 
 
 def test_a_partial_7x7_grid_hatches_the_missing_cells_and_counts_gpu_hours(tmp_path):
@@ -310,7 +310,7 @@ def test_a_partial_7x7_grid_hatches_the_missing_cells_and_counts_gpu_hours(tmp_p
     env = dict(r.environment)
     assert env["GPU-hours"].startswith("4.10")  # 41 runs x 360 s on a CUDA device
     assert env["device"] == "NVIDIA H200" and env["commit"] == "0123abc"
-    assert "Hatched 'n/a': 8 of 49 cells" in r.figure.caption
+    assert "Hatched: 8 of 49 cells have no finished run yet (their runs: 7 pending, 1 failed)" in r.figure.caption
 
 
 def test_a_sweep_without_a_paper_figure_gets_the_generic_report(tmp_path):
@@ -478,7 +478,7 @@ def test_a_real_sweep_with_runs_missing_still_renders_with_the_cells_marked(real
     out = write_report(sweep_dir, tmp_path / "reports", "html,pdf")
     html = out["html"].read_text()
     assert "Partial sweep: " in html and "1 pending" in html and "1 failed" in html and "out of memory" in html
-    assert html.count(">n/a<") >= 2 and "Hatched &#x27;n/a&#x27;: 2 of 5 cells" in html
+    assert html.count(">n/a<") >= 2 and "Hatched: 2 of 5 cells have no finished run yet (their runs: 1 pending, 1 failed)" in html
     assert out["pdf_pages"] == ["Summary", "Figure", "Cells", "Runs", "Learning curves", "Environment"]
 
 

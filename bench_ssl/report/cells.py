@@ -12,6 +12,12 @@ from .agreement import Best, ClaimResult, Correlation, best_setting, cell_se, ch
 from .studies.base import Match, Study
 
 
+def _missing_note(statuses: pd.Series) -> str:
+    """What a cell without a result shows: 'pruned' for a trial the pruner stopped (finished by design),
+    else 'n/a' (pending, running, failed: the caption and the run table say which)."""
+    return "pruned" if set(statuses) == {"pruned"} else "n/a"
+
+
 def run_keys(study: Study, runs: pd.DataFrame) -> list:
     return [study.key_of(row) for row in runs.to_dict("records")]
 
@@ -53,6 +59,8 @@ def build_cells(study: Study, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
             "n_runs": len(sub),
             "state": "done" if done.size == len(sub) else "partial" if done.size else "missing",
             "statuses": ", ".join(f"{n} {s}" for s, n in sub["status"].value_counts().items()),
+            "status_counts": sub["status"].value_counts().to_dict(),
+            "missing_note": _missing_note(sub["status"]) if not done.size else "",
             "run_ids": list(sub["run_id"]),
             "paper_key": pkey,
             "paper_label": study.label(pkey) if pkey is not None else "",
@@ -60,7 +68,7 @@ def build_cells(study: Study, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
             "paper_note": pcell.note if pcell else "",
         })
     cells = pd.DataFrame(rows, columns=["key", "label", *study.parts, "mean", "std", "se", "ci_low", "ci_high", "n_test",
-                                        "n_done", "n_runs", "state", "statuses",
+                                        "n_done", "n_runs", "state", "statuses", "status_counts", "missing_note",
                                         "run_ids", "paper_key", "paper_label", "paper", "paper_note"])
     matched = set(match.paper_key.values())
     paper = pd.DataFrame([{"key": c.key, "label": study.label(c.key), "value": c.value, "note": c.note,

@@ -140,7 +140,20 @@ def _caption(study: Study, known: bool, sweep: Sweep, s: dict, cells: pd.DataFra
         for axis, how in match.by_rank.items():
             parts.append(f"Our {axis} levels are matched to the paper's by rank ({how}).")
     if missing:
-        parts.append(f"Hatched 'n/a': {missing} of {len(cells)} cells have no finished run yet (pending, running or failed).")
+        runs: dict = {}
+        for counts in cells.loc[cells["state"] == "missing", "status_counts"]:
+            for status, n in counts.items():
+                runs[status] = runs.get(status, 0) + n
+        pruned = int((cells.loc[cells["state"] == "missing", "missing_note"] == "pruned").sum())
+        if pruned:
+            parts.append(f"Hatched 'pruned': {pruned} of {len(cells)} cells are trials the pruner stopped early "
+                         f"(finished, with no final evaluation).")
+        runs.pop("pruned", None)
+        if missing - pruned:
+            order = ["pending", "running", "failed", "corrupt"]
+            what = ", ".join(f"{runs[k]} {k}" for k in sorted(runs, key=lambda k: (k not in order, order.index(k)
+                                                                                     if k in order else 0, k)))
+            parts.append(f"Hatched: {missing - pruned} of {len(cells)} cells have no finished run yet (their runs: {what}).")
     if known and study.expected:
         parts.append(f"The paper's shape: {study.expected}.")
     return " ".join(parts)

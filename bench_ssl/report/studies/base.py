@@ -160,8 +160,9 @@ class Study:
             fig = fig or figures.new_figure(figures.PAGE_WIDTH_IN, 0.6 + 2.3 * len(facets))
             axes = fig.subplots(len(facets), 2, squeeze=False)
             for row, facet in enumerate(facets):
-                ours_rows = [self._point(k, m, s, n, "ok" if n else "missing", "n/a")
-                             for k, m, s, n in zip(cells["key"], cells["mean"], half_widths(cells), cells["n_done"])
+                ours_rows = [self._point(k, m, s, n, "ok" if n else "missing", note or "n/a")
+                             for k, m, s, n, note in zip(cells["key"], cells["mean"], half_widths(cells), cells["n_done"],
+                                                         cells["missing_note"])
                              if self.facet is None or k[self.facet] == facet]
                 paper_rows = [self._point(k, v, math.nan, 1, "ok" if math.isfinite(v) else "note", note)
                               for k, v, note in zip(paper["key"], paper["value"], paper["note"])
@@ -268,8 +269,9 @@ class GenericStudy(Study):
             ok = np.isfinite(means)
             ax.barh(np.flatnonzero(ok), means[ok], xerr=stds[ok], color=figures.PALETTE[0], capsize=1.5, zorder=2)
             top = float(np.nanmax(means)) if ok.any() else 1.0
+            notes = list(cells["missing_note"])[::-1]
             for i in np.flatnonzero(~ok):
-                figures.mark_missing(ax, 0, i - 0.4, top * 0.3, 0.8, "n/a")
+                figures.mark_missing(ax, 0, i - 0.4, top * 0.3, 0.8, notes[i] or "n/a")
             ax.set_yticks(range(len(labels)), labels)
             ax.set_xlabel(ctx.metric_label)
             ax.set_title(f"Ours — {ctx.ours_setup}", fontsize=7.5)
