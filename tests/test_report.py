@@ -466,6 +466,9 @@ def test_a_real_quick_sweep_renders_html_and_pdf(real_sweep, tmp_path):
     assert "cpu (x86_64" in texts[5] and "GPU-hours" in texts[5] and "torch" in texts[5]
     assert all(run in texts[3] for run in (p.name for p in sweep_dir.iterdir() if (p / "result.json").exists()))
     assert reader.metadata.title.startswith(title)
+    from pdf_check import check_pages
+
+    check_pages(pdf_path, tmp_path / "pages", headings, {"Figure", "Learning curves"})
 
 
 def test_a_real_sweep_with_runs_missing_still_renders_with_the_cells_marked(real_sweep, tmp_path):
@@ -523,3 +526,73 @@ def test_every_studys_figure_has_no_overlapping_text_with_every_cell_or_with_two
         fig = study.draw(cells, paper, ctx, match)
         FigureCanvasAgg(fig)
         assert overlapping_texts(fig) == [], (name, label)
+
+
+def test_the_pdf_is_whole_a4_pages_with_nothing_off_the_page_and_no_blank_page(tmp_path):
+    """49 cells with long failure notes (the run table's widest case): every page rendered by pdftoppm, the
+    tables' columns inside the page, rows that do not fit continued under their header."""
+    from pdf_check import check_pages
+
+    sweep_dir, runs = fake_sweep(tmp_path, SWEEPS / "aug_grid.yaml", value=lambda r: 0.3 + 0.001 * r.index,
+                                 failed={1, 2, 30})
+    for i in (1, 2, 30):
+        (sweep_dir / runs[i].run_id / "traceback.txt").write_text(
+            "Traceback (most recent call last):\n" + "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB "
+            "(GPU 0; 79.35 GiB total capacity; 75.01 GiB already allocated; a_very_long_identifier_without_spaces_"
+            "that_has_to_be_cut_somewhere_to_fit_its_column)\n")
+    out = write_report(sweep_dir, tmp_path / "reports", "pdf")
+    headings = out["pdf_pages"]
+    assert headings[:2] == ["Summary", "Figure"] and headings[-1] == "Environment"
+    assert "Runs (continued)" in headings and len(headings) == len(set(headings))
+    check_pages(out["pdf"], tmp_path / "pages", headings, {"Figure", "Learning curves"})
+    import pypdf
+
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(out["pdf"]).pages)
+    assert all(r.run_id in text for r in runs)  # every run, none lost at a page break
+
+
+def test_two_sizes_of_one_study_are_compared_cell_by_cell(tmp_path, capsys):
+    """The quick and the GPU profile of the temperature study: cells meet through the paper cell each maps to;
+    a difference is the GPU mean minus the quick one with both errors combined; each claim's verdict per sweep."""
+    from bench_ssl.report.__main__ import main as report_main
+    from pdf_check import check_pages
+
+    quick = {0.05: 36, 0.1: 38, 0.5: 37, 1.0: 35, 10.0: 30, 100.0: 29}  # l2-normalised cells first
+
+    def quick_value(r):
+        return quick[r.config.method.temperature] / 100
+
+    def gpu_value(r):  # 10 points higher, seeds 41 +- 1
+        return (quick[r.config.method.temperature] + 10 + (r.config.seed - 1)) / 100
+
+    q_dir, _ = fake_sweep(tmp_path / "q", SWEEPS / "temperature.yaml", "quick", quick_value)
+    g_dir, _ = fake_sweep(tmp_path / "g", SWEEPS / "temperature.yaml", None, gpu_value)
+    assert report_main([str(q_dir), str(g_dir), "--out", str(tmp_path / "reports")]) == 0
+    html_path = tmp_path / "reports" / "compare_temperature_quick_vs_temperature.html"
+    assert capsys.readouterr().out.split()[0] == str(html_path)
+
+    from bench_ssl.report.compare import build_comparison
+
+    c = build_comparison([q_dir, g_dir])
+    assert len(c.cell_table) == 6  # the six cells of both, matched
+    row = c.cell_table.set_index("cell").iloc[0]
+    # se² in points²: s²/k over seeds (quick: 1 seed, none) + p(1-p)/n on the 10,000 test images the results name
+    p_q, p_g = 0.36, 0.46
+    se = math.sqrt(p_q * (1 - p_q) / 10_000 * 1e4 + (1 / 3 + p_g * (1 - p_g) / 10_000 * 1e4))
+    delta = row["temperature − temperature_quick"]
+    assert delta.startswith("+10.0 [") and f"{10 - 1.96 * se:.1f}" in delta and f"{10 + 1.96 * se:.1f}" in delta
+    (rank,) = c.rank_table.to_dict("records")
+    assert rank["n"] == 6 and rank["Spearman ρ"] == "+1.00"  # the same order at both sizes
+    verdicts = c.claim_table.set_index("claim")
+    assert set(verdicts.columns) >= {"paper", "temperature_quick: verdict", "temperature: verdict"}
+    html = html_path.read_text()
+    assert "Rank agreement between the sweeps" in html and "Effects the paper claims, in each sweep" in html
+    pdf = tmp_path / "reports" / "compare_temperature_quick_vs_temperature.pdf"
+    check_pages(pdf, tmp_path / "pages", ["Comparison", "Figure", "Cells"], {"Figure"})
+
+    other, _ = fake_sweep(tmp_path / "o", SWEEPS / "loss_fn.yaml", "quick")
+    assert report_main([str(q_dir), str(other), "--out", str(tmp_path / "reports")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "compare the results of one study" in err[0]
+    assert report_main([str(q_dir), str(q_dir)]) == 2
+    assert "give each sweep once" in capsys.readouterr().err

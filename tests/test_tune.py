@@ -118,8 +118,12 @@ def test_the_report_of_a_study_embeds_optunas_plots_and_the_best_config(smoke_st
     for t in (t for t in study.trials if t.state == TrialState.PRUNED):  # the epochs it ran, not the planned 3
         epoch = re.match(r"pruned at epoch (\d)/3", t.user_attrs["pruned_reason"]).group(1)
         assert f">{epoch}/3</td>" in html
-    assert out["pdf_pages"][-6:] == ["Optimisation history", "kNN top-1 per epoch (what the pruner sees)",
-                                     "Parameter importances", "Parallel coordinates", "Slice plot", "Environment"]
+    optuna_pages = ["Optimisation history", "kNN top-1 per epoch (what the pruner sees)", "Parameter importances",
+                    "Parallel coordinates", "Slice plot"]
+    assert out["pdf_pages"][-6:] == [*optuna_pages, "Environment"]
+    from pdf_check import check_pages
+
+    check_pages(out["pdf"], tmp_path / "pages", out["pdf_pages"], {"Figure", "Learning curves", *optuna_pages})
 
 
 def test_a_resumed_study_adds_trials_without_repeating_finished_ones(smoke_study):

@@ -5,7 +5,8 @@
 the figure in the paper's form next to the paper's numbers, rank correlations, the best setting and the sign
 of each claimed effect, a table of every run (mean ± std over seeds), per-run learning curves and the
 environment. A partial sweep renders with its missing cells marked. `write_report(sweep_dir, out_dir, formats)`
-does the same from Python.
+does the same from Python. `python -m bench_ssl.report DIR1 DIR2 ...` (write_comparison) compares one study's
+sweeps, e.g. the quick and the GPU profile, cell by cell in `reports/compare_<first>_vs_<second>.<format>`.
 """
 
 from __future__ import annotations
@@ -42,12 +43,7 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path = "reports", formats
 
     formats = parse_formats(",".join(formats) if not isinstance(formats, str) else formats)
     report = build(sweep_dir, metric)
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BenchSSLError(f"cannot create the report folder {out_dir}: {exc.strerror or exc}; give a writable one "
-                            "with --out DIR") from None
+    out_dir = _out_dir(out_dir)
     runs = report.sweep.runs
     written: dict = {"unreadable": list(runs.loc[runs["status"] == "corrupt", "error"]) if "error" in runs else []}
     stem = report.sweep.path.resolve().name
@@ -72,4 +68,38 @@ def write_report(sweep_dir: str | Path, out_dir: str | Path = "reports", formats
     return written
 
 
-__all__ = ["FORMATS", "Report", "ReportError", "build", "parse_formats", "write_report"]
+def write_comparison(sweep_dirs, out_dir: str | Path = "reports", formats=FORMATS, metric: str | None = None) -> dict:
+    """One study's sweeps compared cell by cell (bench_ssl.report.compare), written as
+    `out_dir/compare_<first>_vs_<second>.<format>`; returns {format: path}."""
+    from .compare import build_comparison, render_html, stem, write_pdf
+
+    formats = parse_formats(",".join(formats) if not isinstance(formats, str) else formats)
+    comparison = build_comparison(list(sweep_dirs), metric)
+    out_dir = _out_dir(out_dir)
+    name = stem(comparison)
+    written: dict = {}
+    if "html" in formats:
+        written["html"] = out_dir / f"{name}.html"
+        atomic_write_text(written["html"], render_html(comparison))
+    if "pdf" in formats:
+        buf = io.BytesIO()
+        written["pdf_pages"] = write_pdf(comparison, buf)
+        written["pdf"] = out_dir / f"{name}.pdf"
+        atomic_write_bytes(written["pdf"], buf.getvalue())
+    if "png" in formats:
+        written["png"] = out_dir / f"{name}.png"
+        atomic_write_bytes(written["png"], comparison.figure.png)
+    return written
+
+
+def _out_dir(out_dir) -> Path:
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchSSLError(f"cannot create the report folder {out_dir}: {exc.strerror or exc}; give a writable one "
+                            "with --out DIR") from None
+    return out_dir
+
+
+__all__ = ["FORMATS", "Report", "ReportError", "build", "parse_formats", "write_comparison", "write_report"]

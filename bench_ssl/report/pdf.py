@@ -92,8 +92,9 @@ class _Doc:
     """A4 pages written top-down with a cursor (inches from the top): text and tables flow onto a new page,
     headed "<section> (continued)", when the page is full, so nothing runs off a page and no page is blank."""
 
-    def __init__(self, report: Report):
+    def __init__(self, report, header: str | None = None):
         self.report = report
+        self.header = header or f"{report.title} — {report.sweep.name}"
         self.pages: list[tuple[str, Figure]] = []
         self.fig: Figure | None = None
         self.y = MARGIN
@@ -102,9 +103,7 @@ class _Doc:
     def new_page(self, heading: str) -> None:
         self.fig = Figure(figsize=A4)
         self.pages.append((heading, self.fig))
-        r = self.report
-        self.fig.text(MARGIN / A4[0], 1 - 0.35 / A4[1], f"{r.title} — {r.sweep.name}", fontsize=7, color="#666666",
-                      va="center")
+        self.fig.text(MARGIN / A4[0], 1 - 0.35 / A4[1], self.header, fontsize=7, color="#666666", va="center")
         self.y = MARGIN
         self._line(heading, 13, "bold", "#1a1a1a", "DejaVu Sans")
         self.y += 0.12
@@ -143,7 +142,7 @@ class _Doc:
         natural, minimum = [], []
         for j, h in enumerate(header):
             entries = [(h, "bold")] + [(row[j], "normal") for row in rows]
-            natural.append(max(text_width_pt(t, size, w) for t, w in entries) + 2 * PAD)
+            natural.append(max(text_width_pt(t, size, w) for t, w in entries) + 2 * PAD + 0.5)  # 0.5: rounding
             minimum.append(max(text_width_pt(word, size, w) for t, w in entries for word in (t.split(" ") or [""]))
                            + 2 * PAD)
         widths = column_widths(natural, [min(m, WIDTH * 72 / len(header)) for m in minimum], WIDTH * 72)
@@ -285,13 +284,18 @@ def pages(r: Report) -> list[tuple[str, Figure]]:
 
 def write(r: Report, path) -> list[str]:
     """Write the PDF to `path` (a file name or a binary file object); returns the page headings in order."""
+    with figures.style():
+        return save(pages(r), path, f"{r.title} — {r.sweep.name}")
+
+
+def save(ps: list[tuple[str, Figure]], path, title: str) -> list[str]:
+    """The pages, numbered, as one PDF; returns their headings."""
     import matplotlib
 
     with figures.style():
-        ps = pages(r)
         # whole A4 pages: the style's tight bounding box (right for a PNG figure) would crop each page to its ink
         with matplotlib.rc_context({"savefig.bbox": "standard"}), \
-                PdfPages(path, metadata={"Title": f"{r.title} — {r.sweep.name}", "Creator": generator()}) as pdf:
+                PdfPages(path, metadata={"Title": title, "Creator": generator()}) as pdf:
             for i, (_, fig) in enumerate(ps, start=1):
                 fig.text(1 - MARGIN / A4[0], 0.3 / A4[1], f"page {i} of {len(ps)}", fontsize=7, color="#666666",
                          ha="right")
@@ -299,4 +303,4 @@ def write(r: Report, path) -> list[str]:
     return [heading for heading, _ in ps]
 
 
-__all__ = ["column_widths", "text_width_pt", "wrap_pt", "write"]
+__all__ = ["column_widths", "save", "text_width_pt", "wrap_pt", "write"]
