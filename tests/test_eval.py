@@ -1,7 +1,9 @@
 """kNN and the linear protocol on inputs whose answers are known."""
 
+import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -64,3 +66,52 @@ def test_linear_eval_sgd_solver_agrees():
     y = (x @ w).argmax(1)
     res = linear_eval(x[:400], y[:400], x[400:], y[400:], 3, [1e-4], solver="sgd", epochs=30)
     assert res.top1 > 0.85
+
+
+# ------------------------------------------------------------------------------------ k-means clustering
+def test_nmi_and_ari_match_scikit_learn_on_fixed_labels():
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from bench_ssl.eval.kmeans import ari, nmi
+
+    rng = np.random.default_rng(0)
+    cases = [(rng.integers(0, 10, 500), rng.integers(0, 10, 500)),  # unrelated
+             (np.repeat(np.arange(5), 40), np.repeat(np.arange(5), 40)[rng.permutation(200)]),
+             (np.repeat(np.arange(4), 25), (np.repeat(np.arange(4), 25) + (rng.random(100) < 0.2)) % 4),  # 20% off
+             (np.repeat(np.arange(3), 10), np.repeat([2, 0, 1], 10)),  # a relabelling: perfect
+             (rng.integers(0, 3, 60), rng.integers(0, 7, 60))]  # more clusters than classes
+    for labels, clusters in cases:
+        assert nmi(labels, clusters) == pytest.approx(normalized_mutual_info_score(labels, clusters), abs=1e-10)
+        assert ari(labels, clusters) == pytest.approx(adjusted_rand_score(labels, clusters), abs=1e-10)
+
+
+def test_hungarian_matches_brute_force_over_every_permutation():
+    from bench_ssl.eval.hungarian import max_assignment
+    from bench_ssl.eval.kmeans import cluster_accuracy, contingency
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 5, 6):
+        for _ in range(20):
+            score = rng.integers(0, 20, (n, n))
+            cols = max_assignment(score)
+            assert sorted(cols) == list(range(n))
+            best = max(sum(score[i, p[i]] for i in range(n)) for p in itertools.permutations(range(n)))
+            assert score[np.arange(n), cols].sum() == best
+    labels, clusters = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    t = contingency(labels, clusters)
+    brute = max(sum(t[i, p[i]] for i in range(5)) for p in itertools.permutations(range(5))) / 300
+    assert cluster_accuracy(labels, clusters) == pytest.approx(brute)
+
+
+def test_kmeans_recovers_separated_blobs_whatever_the_restart_and_is_fixed_by_the_seed():
+    from bench_ssl.eval.kmeans import cluster_accuracy, kmeans
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(6, 32, generator=g) * 6
+    y = torch.arange(6).repeat_interleave(50)
+    x = centres[y] + torch.randn(300, 32, generator=g)
+    clusters = kmeans(x, 6, restarts=5, seed=3)
+    assert cluster_accuracy(y.numpy(), clusters.numpy()) == 1.0
+    assert torch.equal(clusters, kmeans(x, 6, restarts=5, seed=3))
+    with pytest.raises(ValueError, match="needs at least 7 points"):
+        kmeans(x[:6], 7)

@@ -318,6 +318,26 @@ def test_supervised_is_cross_entropy_of_a_linear_classifier_on_the_backbone():
     assert all(p.grad is not None for p in sup.backbone.parameters())
 
 
+# ------------------------------------------------------------------------------------ pretext tasks
+def test_rotation_labels_name_the_rotation_that_undoes_each_image():
+    from bench_ssl.methods.rotation import rotate_all
+
+    x = images(3, 5)
+    rotated, labels = rotate_all(x)
+    assert rotated.shape == (12, 3, 16, 16) and labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    for img, k, original in zip(rotated, labels, x.repeat(4, 1, 1, 1)):
+        assert torch.equal(torch.rot90(img, -int(k), dims=(1, 2)), original)  # undone by -k quarter turns
+    corner = torch.zeros(1, 1, 2, 2)
+    corner[0, 0, 0, 0] = 1  # top-left; a quarter turn counter-clockwise takes it to bottom-left
+    assert rotate_all(corner)[0][1, 0].tolist() == [[0.0, 0.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match="square"):
+        rotate_all(torch.zeros(2, 3, 16, 12))
+    method = build("rotation")
+    assert method.n_views == 1 and method.classifier.out_features == 4
+    expected = F.cross_entropy(method.classifier(method.backbone(rotated)), labels)
+    assert method.training_step([x], LABELS[:3], INDEX[:3]).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 # ------------------------------------------------------------------------------------ BYOL, SimSiam
 def test_byol_target_follows_the_cosine_tau_and_gets_no_gradient():
     byol = build("byol", "method.target_momentum=0.9")
@@ -369,6 +389,7 @@ def test_simsiam_loss_stops_the_gradient_on_the_projection_branch():
     ("byol", ["target_backbone.features.0.weight", "target_head.3.weight", "predictor.0.weight"]),
     ("simsiam", ["predictor.0.weight"]),
     ("supervised", ["classifier.weight"]),
+    ("rotation", ["classifier.weight"]),
 ])
 def test_state_dict_holds_every_stateful_part(name, keys):
     method = build(name)
@@ -537,3 +558,22 @@ def test_a_run_that_crashed_resumes_to_the_same_weights(cifar_tar, tmp_path, mon
             for d in ("a", "b"))
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_rotation_trains_on_cifar_lowers_its_loss_and_kmeans_lands_in_the_results(cifar_tar, tmp_path):
+    import json
+
+    from bench_ssl.results import load
+
+    sets = [f"data.root={cifar_tar}", f"output.root={tmp_path}", "method.name=rotation", "augment.view1=[crop, flip]",
+            "data.train_per_class=100", "data.test_per_class=50", "optim.epochs=2", "eval.protocols=[knn, kmeans]",
+            "eval.knn_every=0", "eval.kmeans.restarts=3"]
+    result = run(SMOKE, sets)
+    (metrics,) = tmp_path.rglob("metrics.jsonl")
+    losses = [json.loads(line)["loss"] for line in metrics.read_text().splitlines() if '"loss"' in line]
+    assert len(losses) == 2 and losses[1] < losses[0] < math.log(4) + 0.05, losses  # chance: ln 4
+    for key in ("kmeans_nmi", "kmeans_ari", "kmeans_acc"):
+        assert math.isfinite(result[key]), result
+    assert 0 <= result["kmeans_nmi"] <= 1 and -1 <= result["kmeans_ari"] <= 1 and 0.1 <= result["kmeans_acc"] <= 1
+    table = load(tmp_path)
+    assert table.loc[0, "kmeans_acc"] == pytest.approx(result["kmeans_acc"])
