@@ -3,6 +3,7 @@ SupCon, the supervised baseline, BYOL and SimSiam; checked step by step on tiny 
 through the engine on real CIFAR-10 images."""
 
 import copy
+import itertools
 import math
 from pathlib import Path
 
@@ -338,6 +339,64 @@ def test_rotation_labels_name_the_rotation_that_undoes_each_image():
     assert method.training_step([x], LABELS[:3], INDEX[:3]).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_jigsaw_permutations_are_distinct_and_far_apart_and_the_tiles_move_as_labelled():
+    import numpy as np
+
+    from bench_ssl.methods.jigsaw import hamming_permutations, min_hamming, shuffle_tiles
+    from bench_ssl.methods.tiles import cut_tiles
+
+    perms = hamming_permutations(9, 100)
+    assert perms.shape == (100, 9) and len({tuple(p) for p in perms}) == 100
+    assert all(sorted(p) == list(range(9)) for p in perms)
+    random_set = np.array([np.random.default_rng(i).permutation(9) for i in range(100)])
+    assert min_hamming(perms) >= 6 > min_hamming(random_set)  # greedy max-min: 6; 100 random ones: about 3
+    assert min_hamming(hamming_permutations(4, 3)) == 4  # the best possible for 3 orders of 4 tiles
+    assert np.array_equal(hamming_permutations(9, 100), perms)  # fixed by its own seed
+    x = torch.arange(2 * 3 * 12 * 12, dtype=torch.float32).view(2, 3, 12, 12)
+    tiles = cut_tiles(x, 3)
+    assert torch.equal(tiles[1, 5], x[1, :, 4:8, 8:12])  # row 1, column 2 of the grid
+    perm_t = torch.from_numpy(perms)
+    labels = torch.tensor([7, 42])
+    shuffled = shuffle_tiles(tiles, perm_t, labels)
+    for b in range(2):
+        for i in range(9):
+            assert torch.equal(shuffled[b, i], tiles[b, perms[labels[b], i]])
+    torch.manual_seed(0)
+    jittered = cut_tiles(x, 3, gap=1)
+    assert (jittered[..., -1, :] == 0).all() and (jittered[..., :, -1] == 0).all()  # cut 3 of 4, padded
+    for b, i in itertools.product(range(2), range(9)):
+        r, c = divmod(i, 3)
+        cell = x[b, :, 4 * r:4 * r + 4, 4 * c:4 * c + 4]
+        assert any(torch.equal(jittered[b, i, :, :3, :3], cell[:, dy:dy + 3, dx:dx + 3]) for dy in (0, 1) for dx in (0, 1))
+
+
+def test_a_grid_that_does_not_divide_the_image_is_one_line_with_the_fix():
+    with pytest.raises(ConfigError) as info:
+        load_config(SMOKE, ["method.name=jigsaw", "method.grid=3", "data.image_size=32"])
+    assert str(info.value).startswith("method.grid: 3 does not divide the 32-pixel images")
+    assert "use 2 or 4 or 8" in str(info.value) and "data.image_size=33" in str(info.value)
+    method = build("jigsaw", "method.grid=3", "method.permutations=10")  # image size known only at the first step
+    with pytest.raises(ConfigError, match="does not divide the 16-pixel images"):
+        method.training_step([images(B, 1)], LABELS, INDEX)
+    with pytest.raises(ConfigError, match="method.grid: tiles of 4 pixels are too small for the backbone"):
+        build("jigsaw", "method.grid=4", "method.gap=0").training_step([images(B, 1)], LABELS, INDEX)
+    with pytest.raises(ConfigError, match="more than the 24 orders of 4 tiles"):
+        load_config(SMOKE, ["method.name=jigsaw", "method.grid=2", "method.permutations=30"])
+
+
+def test_relative_patch_labels_name_the_neighbours_position():
+    from bench_ssl.methods.relative_patch import NEIGHBOURS, centre_and_neighbour
+
+    x = torch.arange(8 * 3 * 32 * 32, dtype=torch.float32).view(8, 3, 32, 32)
+    position = torch.arange(8)
+    centre, neighbour = centre_and_neighbour(x, position, gap=0)
+    assert torch.equal(centre, x[:, :, 11:21, 11:21])  # the middle cell of the central 30 x 30
+    for b, p in enumerate(position.tolist()):
+        r, c = divmod(NEIGHBOURS[p], 3)
+        assert torch.equal(neighbour[b], x[b, :, 1 + 10 * r:11 + 10 * r, 1 + 10 * c:11 + 10 * c])
+    assert NEIGHBOURS[0] == 0 and NEIGHBOURS[3] == 3 and NEIGHBOURS[4] == 5  # left of centre = 3, right = 4
+
+
 # ------------------------------------------------------------------------------------ BYOL, SimSiam
 def test_byol_target_follows_the_cosine_tau_and_gets_no_gradient():
     byol = build("byol", "method.target_momentum=0.9")
@@ -390,12 +449,16 @@ def test_simsiam_loss_stops_the_gradient_on_the_projection_branch():
     ("simsiam", ["predictor.0.weight"]),
     ("supervised", ["classifier.weight"]),
     ("rotation", ["classifier.weight"]),
+    ("jigsaw", ["perms", "classifier.0.weight"]),
+    ("relative_patch", ["classifier.0.weight"]),
 ])
 def test_state_dict_holds_every_stateful_part(name, keys):
     method = build(name)
     opt = build_optimizer(method, method.cfg.optim)
+    size = {"jigsaw": 32, "relative_patch": 24}.get(name, 16)  # tiles of 8 pixels for the ConvNet
     for s in range(2):
-        train_step(method, opt, [images(B, 30 + s), images(B, 40 + s)][:method.n_views])
+        views = [torch.randn(B, 3, size, size, generator=torch.Generator().manual_seed(seed)) for seed in (30 + s, 40 + s)]
+        train_step(method, opt, views[:method.n_views])
     state = method.state_dict()
     assert set(keys) <= set(state)
     fresh = build(name, seed=1)
@@ -456,14 +519,20 @@ def _synthetic(n_per_class=32, classes=4, size=16):
     return base[y] + 0.7 * torch.randn(len(y), 3, size, size, generator=g), y
 
 
+SYNTHETIC_SIZE = {"relative_patch": 24}  # 3 x 3 cells of 8 pixels: the ConvNet halves its input three times
+SYNTHETIC_KNOBS = {"jigsaw": ["method.grid=2", "method.permutations=24", "method.gap=0"], "relative_patch": ["method.gap=0"]}
+
+
 @pytest.mark.parametrize("name", list(METHODS))
 def test_every_method_lowers_its_loss_on_a_small_synthetic_set(name):
     # 128 images of 4 noisy class prototypes, views = image + noise, random flips; 10 epochs of 4 steps.
     # The first epoch of moco/memory_bank contrasts against random initial keys, so the reference is the
     # worse of the first two epochs.
-    x, y = _synthetic()
+    size = SYNTHETIC_SIZE.get(name, 16)
+    x, y = _synthetic(size=size)
     n, b, epochs = len(x), 32, 10
-    knobs = {"moco": ["method.queue_size=64"], "memory_bank": ["method.num_negatives=64"]}.get(name, [])
+    knobs = {"moco": ["method.queue_size=64"], "memory_bank": ["method.num_negatives=64"],
+             **SYNTHETIC_KNOBS}.get(name, [])
     knobs += ["method.temperature=0.2"] if name in TEMPERATURE else []
     method = build(name, *knobs, "optim.lr=0.05", num_train=n, batch=b)
     opt = build_optimizer(method, method.cfg.optim)
@@ -475,7 +544,7 @@ def test_every_method_lowers_its_loss_on_a_small_synthetic_set(name):
             idx = order[i * b:(i + 1) * b]
             views = []
             for _ in range(method.n_views):
-                v = x[idx] + 0.3 * torch.randn(b, 3, 16, 16, generator=g)
+                v = x[idx] + 0.3 * torch.randn(b, 3, size, size, generator=g)
                 flip = torch.rand(b, generator=g) < 0.5
                 views.append(torch.where(flip[:, None, None, None], v.flip(3), v))
             loss = train_step(method, opt, views, y[idx], idx, (epoch * (n // b) + i + 1) / (epochs * (n // b)))
