@@ -397,6 +397,60 @@ def test_relative_patch_labels_name_the_neighbours_position():
     assert NEIGHBOURS[0] == 0 and NEIGHBOURS[3] == 3 and NEIGHBOURS[4] == 5  # left of centre = 3, right = 4
 
 
+def test_counting_tiles_are_the_exact_quarters_and_the_loss_is_the_papers_formula():
+    from bench_ssl.methods.counting import counting_loss, views_for_counting
+
+    x = images(4, 11)
+    down, tiles = views_for_counting(x)
+    assert down.shape == (4, 3, 8, 8) and tiles.shape == (4, 4, 3, 8, 8)
+    assert torch.equal(torch.cat([torch.cat([tiles[:, 0], tiles[:, 1]], 3), torch.cat([tiles[:, 2], tiles[:, 3]], 3)], 2), x)
+    assert torch.allclose(down[0, 0, 0, 0], x[0, 0, :2, :2].mean())
+    whole, tsum, other = torch.tensor([[1.0, 2.0]]), torch.tensor([[1.5, 2.0]]), torch.tensor([[3.0, 2.0]])
+    # |whole - tsum|^2 = 0.25; |other - tsum|^2 = 2.25 < margin 4: + 1.75
+    assert counting_loss(whole, tsum, other, 4.0).item() == pytest.approx(0.25 + 1.75)
+    assert counting_loss(whole, tsum, other, 1.0).item() == pytest.approx(0.25)  # far enough: no contrastive term
+    method = build("counting", "method.count_dim=8", "method.margin=2.0")
+    method.eval()  # BN in eval mode: the counts of each input do not depend on the rest of the batch
+    with torch.no_grad():
+        c = F.relu(method.count(method.backbone(torch.cat([down, tiles.flatten(0, 1)]))))
+        tile_sum = c[4:].view(4, 4, -1).sum(1)
+        expected = ((c[:4] - tile_sum).pow(2).sum(1) + F.relu(2.0 - (c[:4].roll(1, 0) - tile_sum).pow(2).sum(1))).mean()
+        assert method.training_step([x], LABELS[:4], INDEX[:4]).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_exemplar_classes_are_n_fixed_training_images_and_n_beyond_the_dataset_is_refused():
+    method = build("exemplar", "method.num_exemplars=10", num_train=64)
+    chosen = method.class_of >= 0
+    assert chosen.sum() == 10 and sorted(method.class_of[chosen].tolist()) == list(range(10))
+    assert torch.equal(build("exemplar", "method.num_exemplars=10", num_train=64).class_of, method.class_of)
+    assert method.classifier.out_features == 10 and build("exemplar", num_train=64).classifier.out_features == 64
+    rows = torch.nonzero(chosen).flatten()[:4]
+    x = images(4, 3)
+    expected = F.cross_entropy(method.classifier(method.backbone(x)), method.class_of[rows])
+    assert method.training_step([x], LABELS[:4], rows).item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ConfigError, match=r"method.num_exemplars: 100 is more than the 64 training images; use at most 64"):
+        build("exemplar", "method.num_exemplars=100", num_train=64)
+
+
+def test_inpainting_blanks_exactly_the_central_square_and_scores_only_it():
+    from bench_ssl.methods.inpainting import mask_centre
+
+    x = images(2, 4) + 5.0  # no zero anywhere
+    masked, (start, side) = mask_centre(x, 0.5)
+    assert (start, side) == (4, 8)
+    inside = torch.zeros(16, 16, dtype=torch.bool)
+    inside[4:12, 4:12] = True
+    assert (masked[..., inside] == 0).all() and torch.equal(masked[..., ~inside], x[..., ~inside])
+    assert mask_centre(torch.zeros(1, 3, 32, 32), 0.25)[1] == (12, 8)
+    method = build("inpainting")
+    method.eval()
+    with torch.no_grad():
+        pred = method.decoder(method.backbone(masked), 8)
+        assert pred.shape == (2, 3, 8, 8)
+        expected = F.mse_loss(pred, x[..., 4:12, 4:12])
+        assert method.training_step([x], LABELS[:2], INDEX[:2]).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 # ------------------------------------------------------------------------------------ BYOL, SimSiam
 def test_byol_target_follows_the_cosine_tau_and_gets_no_gradient():
     byol = build("byol", "method.target_momentum=0.9")
@@ -451,6 +505,9 @@ def test_simsiam_loss_stops_the_gradient_on_the_projection_branch():
     ("rotation", ["classifier.weight"]),
     ("jigsaw", ["perms", "classifier.0.weight"]),
     ("relative_patch", ["classifier.0.weight"]),
+    ("counting", ["count.weight"]),
+    ("exemplar", ["class_of", "classifier.weight"]),
+    ("inpainting", ["decoder.fc.weight", "decoder.up.0.weight"]),
 ])
 def test_state_dict_holds_every_stateful_part(name, keys):
     method = build(name)
