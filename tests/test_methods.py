@@ -41,7 +41,9 @@ def tiny_cfg(name, *extra, batch=B):
 def build(name, *extra, num_train=64, num_classes=4, seed=0, batch=B):
     cfg = tiny_cfg(name, *extra, batch=batch)
     torch.manual_seed(seed)
-    return build_method(cfg, num_train, num_classes)
+    method = build_method(cfg, num_train, num_classes)
+    method.bind_data(torch.full((1, 3, 1, 1), 0.5), torch.full((1, 3, 1, 1), 0.25))  # as the engine does
+    return method
 
 
 def images(n, seed):
@@ -423,6 +425,8 @@ def test_exemplar_classes_are_n_fixed_training_images_and_n_beyond_the_dataset_i
     chosen = method.class_of >= 0
     assert chosen.sum() == 10 and sorted(method.class_of[chosen].tolist()) == list(range(10))
     assert torch.equal(build("exemplar", "method.num_exemplars=10", num_train=64).class_of, method.class_of)
+    first_batch = torch.randperm(64, generator=torch.Generator().manual_seed(method.cfg.seed))[:10]  # the engine's order
+    assert set(torch.nonzero(chosen).flatten().tolist()) != set(first_batch.tolist())
     assert method.classifier.out_features == 10 and build("exemplar", num_train=64).classifier.out_features == 64
     rows = torch.nonzero(chosen).flatten()[:4]
     x = images(4, 3)
@@ -449,6 +453,42 @@ def test_inpainting_blanks_exactly_the_central_square_and_scores_only_it():
         assert pred.shape == (2, 3, 8, 8)
         expected = F.mse_loss(pred, x[..., 4:12, 4:12])
         assert method.training_step([x], LABELS[:2], INDEX[:2]).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_colorization_lab_bins_and_weights_against_hand_values_and_the_backbone_sees_only_lightness():
+    from bench_ssl.methods.colorization import (ab_to_bin, bin_to_ab, bins_per_axis, lab_to_rgb, rebalancing_weights,
+                                                rgb_to_lab)
+
+    # sRGB white, red, green, blue, mid grey -> CIE Lab (D65), the textbook values
+    rgb = torch.tensor([[1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.5, 0.5]], dtype=torch.float32).T.reshape(1, 3, 5, 1)
+    expected = torch.tensor([[100, 0, 0], [53.24, 80.09, 67.20], [87.73, -86.18, 83.18], [32.30, 79.19, -107.86],
+                             [53.39, 0, 0]])
+    torch.testing.assert_close(rgb_to_lab(rgb)[0, :, :, 0].T, expected, atol=0.02, rtol=0)
+    r = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(lab_to_rgb(rgb_to_lab(r)), r, atol=1e-4, rtol=0)  # the round trip
+    assert bins_per_axis(10) == 22
+    ab = torch.tensor([[-110.0, -105.1], [0.0, 9.99], [109.9, 55.0]]).T.reshape(1, 2, 3, 1)
+    bins = ab_to_bin(ab, 10)[0, :, 0]
+    assert bins.tolist() == [0 * 22 + 0, 11 * 22 + 11, 21 * 22 + 16]
+    assert (bin_to_ab(bins, 10) - ab[0, :, :, 0].T).abs().max() <= 5  # within half a bin of the centre
+    counts = torch.tensor([90.0, 9.0, 1.0, 0.0])
+    w = rebalancing_weights(counts, 0.5)
+    p = counts / counts.sum()
+    assert (p * w).sum().item() == pytest.approx(1.0) and w[2] > w[1] > w[0]  # rare colours weigh more
+    raw = 1 / (0.5 * p + 0.5 / 4)
+    torch.testing.assert_close(w, raw / (p * raw).sum())
+    method = build("colorization", "method.map_size=4")
+    method.eval()
+    grey = torch.full((1, 3, 16, 16), 0.5)
+    lab = rgb_to_lab(grey)
+    lab[:, 1], lab[:, 2] = 20.0, -15.0  # the same lightness, a colour (inside the sRGB gamut)
+    tinted = lab_to_rgb(lab)
+    assert (tinted - grey).abs().max() > 0.05
+    normalise = lambda v: (v - 0.5) / 0.25  # noqa: E731  the statistics build() binds
+    with torch.no_grad():
+        a, b = method.backbone(normalise(grey)), method.backbone(normalise(tinted))
+    assert torch.allclose(a, b, atol=1e-4)  # colour differs, lightness equal: the same features
+    assert not torch.allclose(method.backbone(normalise(grey)), method.backbone(normalise(grey * 0.5)), atol=1e-3)
 
 
 # ------------------------------------------------------------------------------------ BYOL, SimSiam
@@ -508,6 +548,7 @@ def test_simsiam_loss_stops_the_gradient_on_the_projection_branch():
     ("counting", ["count.weight"]),
     ("exemplar", ["class_of", "classifier.weight"]),
     ("inpainting", ["decoder.fc.weight", "decoder.up.0.weight"]),
+    ("colorization", ["decoder.fc.weight", "bin_counts", "pixel_mean"]),
 ])
 def test_state_dict_holds_every_stateful_part(name, keys):
     method = build(name)
@@ -703,3 +744,26 @@ def test_rotation_trains_on_cifar_lowers_its_loss_and_kmeans_lands_in_the_result
     assert 0 <= result["kmeans_nmi"] <= 1 and -1 <= result["kmeans_ari"] <= 1 and 0.1 <= result["kmeans_acc"] <= 1
     table = load(tmp_path)
     assert table.loc[0, "kmeans_acc"] == pytest.approx(result["kmeans_acc"])
+
+
+@pytest.mark.parametrize("name,extra", [
+    ("jigsaw", ["method.permutations=24", "method.grid=2"]),
+    ("relative_patch", []),
+    ("exemplar", ["method.num_exemplars=100", "optim.epochs=4"]),
+    ("colorization", []),
+    ("inpainting", []),
+    ("counting", []),
+])
+def test_every_pretext_method_trains_on_cifar_and_lowers_its_loss(cifar_tar, tmp_path, name, extra):
+    """Two epochs of 10 steps through the engine (data on the device as uint8, batched views; exemplar four, it
+    sees each of its classes once an epoch): the last epoch's mean loss is below the first's."""
+    import json
+
+    sets = [f"data.root={cifar_tar}", f"output.root={tmp_path}", f"method.name={name}", "augment.view1=[crop, flip]",
+            "data.train_per_class=50", "data.test_per_class=20", "optim.batch_size=50", "optim.epochs=2",
+            "eval.protocols=[knn]", "eval.knn_every=0", *extra]
+    result = run(SMOKE, sets)
+    (metrics,) = tmp_path.rglob("metrics.jsonl")
+    losses = [json.loads(line)["loss"] for line in metrics.read_text().splitlines() if '"loss"' in line]
+    assert len(losses) >= 2 and losses[-1] < losses[0], losses
+    assert 0.0 <= result["knn_top1"] <= 1.0

@@ -40,6 +40,10 @@ class Method(nn.Module):
     def after_optimizer_step(self, progress: float) -> None:
         """Hook for methods with extra state (momentum encoders, queues); progress runs from 0 to 1 over training."""
 
+    def bind_data(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Hook for methods whose targets are pixel values (colorization): the views arrive standardised with
+        the training set's channel `mean` and `std` (1, 3, 1, 1); the engine calls this once after building."""
+
 
 def build_method(cfg, num_train: int, num_classes: int) -> Method:
     return METHODS[cfg.method.name](cfg, num_train, num_classes)

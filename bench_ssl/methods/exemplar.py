@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -19,6 +20,9 @@ from ..errors import ConfigError
 from ..params import param
 from ..registry import METHODS
 from .base import Method
+
+
+EXEMPLAR_STREAM = 0xE8E  # with the seed, names the random stream that picks the exemplars
 
 
 @dataclass
@@ -41,7 +45,9 @@ class Exemplar(Method):
                               f"{num_train} (or leave it unset for all of them)")
         self.head = nn.Identity()
         self.classifier = nn.Linear(self.backbone.out_dim, n)
-        chosen = torch.randperm(num_train, generator=torch.Generator().manual_seed(cfg.seed))[:n]
+        # a stream of its own: torch.randperm with the run's seed is the engine's first epoch order, which would
+        # make the exemplars exactly the first batches of that epoch
+        chosen = torch.from_numpy(np.random.default_rng([cfg.seed, EXEMPLAR_STREAM]).permutation(num_train)[:n])
         class_of = torch.full((num_train,), -1, dtype=torch.long)
         class_of[chosen] = torch.arange(n)
         self.register_buffer("class_of", class_of)  # dataset row -> surrogate class, -1 for the others

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from ..params import param
 from ..registry import METHODS
 from .base import Method
+from .decoder import MapDecoder
 
 
 @dataclass
@@ -38,24 +39,6 @@ def mask_centre(x: torch.Tensor, fraction: float) -> tuple[torch.Tensor, tuple[i
     return masked, (start, side)
 
 
-class Decoder(nn.Module):
-    """Pooled features -> (B, 3, 16, 16): a 4 x 4 map doubled twice by transposed convolutions; the caller
-    resizes it to the square's side, so one decoder serves every image size."""
-
-    def __init__(self, in_dim: int, width: int):
-        super().__init__()
-        self.width = width
-        self.fc = nn.Linear(in_dim, width * 16)
-        half = max(width // 2, 16)
-        self.up = nn.Sequential(nn.ConvTranspose2d(width, half, 4, 2, 1), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
-                                nn.ConvTranspose2d(half, half, 4, 2, 1), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
-                                nn.Conv2d(half, 3, 3, padding=1))
-
-    def forward(self, z: torch.Tensor, side: int) -> torch.Tensor:
-        y = self.up(F.relu(self.fc(z)).view(z.shape[0], self.width, 4, 4))
-        return y if side == y.shape[-1] else F.interpolate(y, size=(side, side), mode="bilinear", align_corners=False)
-
-
 @METHODS.register("inpainting", InpaintingParams)
 class Inpainting(Method):
     """Reconstruct the blanked central square from its context (L2)"""
@@ -66,7 +49,7 @@ class Inpainting(Method):
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)
         self.head = nn.Identity()
-        self.decoder = Decoder(self.backbone.out_dim, self.params.decoder_width)
+        self.decoder = MapDecoder(self.backbone.out_dim, self.params.decoder_width, 3)
 
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         x = views[0]

@@ -66,6 +66,7 @@ class Trainer:
         check_batch_size(cfg.optim.batch_size, self.data, cfg.data)
         self.data_time_s = time.time() - t0
         self.method = build_method(cfg, self.data.train_x.shape[0], self.data.num_classes).to(self.device)
+        self.method.bind_data(self.data.mean, self.data.std)
         if self.channels_last:
             self.method = self.method.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(self.method, cfg.optim)
