@@ -115,3 +115,20 @@ def test_kmeans_recovers_separated_blobs_whatever_the_restart_and_is_fixed_by_th
     assert torch.equal(clusters, kmeans(x, 6, restarts=5, seed=3))
     with pytest.raises(ValueError, match="needs at least 7 points"):
         kmeans(x[:6], 7)
+
+
+# ------------------------------------------------------------------------ fine-tuning and semi-supervised
+def test_label_subsets_are_class_balanced_fixed_per_seed_nested_and_never_empty():
+    from bench_ssl.errors import ConfigError
+    from bench_ssl.eval.tuning import balanced_subset
+
+    y = torch.arange(10).repeat_interleave(100)[torch.randperm(1000, generator=torch.Generator().manual_seed(0))]
+    one, ten = balanced_subset(y, 0.01, seed=3), balanced_subset(y, 0.1, seed=3)
+    assert torch.bincount(y[one], minlength=10).tolist() == [1] * 10
+    assert torch.bincount(y[ten], minlength=10).tolist() == [10] * 10
+    assert set(one.tolist()) <= set(ten.tolist())  # the 1% inside the 10%
+    assert torch.equal(one, balanced_subset(y, 0.01, seed=3)) and not torch.equal(ten, balanced_subset(y, 0.1, seed=4))
+    with pytest.raises(ConfigError) as info:
+        balanced_subset(y, 0.004, seed=0, classes=[f"c{i}" for i in range(10)])
+    assert str(info.value) == ("eval.semi_supervised.fractions: 0.004 leaves class 'c0' with 0 of its 100 training images; "
+                               "use at least 0.01 (one image per class)")

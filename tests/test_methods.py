@@ -767,3 +767,21 @@ def test_every_pretext_method_trains_on_cifar_and_lowers_its_loss(cifar_tar, tmp
     losses = [json.loads(line)["loss"] for line in metrics.read_text().splitlines() if '"loss"' in line]
     assert len(losses) >= 2 and losses[-1] < losses[0], losses
     assert 0.0 <= result["knn_top1"] <= 1.0
+
+
+def test_finetune_and_semi_supervised_train_a_copy_and_land_in_the_results(cifar_tar, tmp_path, capsys):
+    from bench_ssl.eval.semi_supervised import metric_name
+
+    sets = [f"data.root={cifar_tar}", f"output.root={tmp_path}", "data.train_per_class=100", "data.test_per_class=50",
+            "optim.epochs=1", "eval.knn_every=0", "eval.protocols=[knn, finetune, semi_supervised, knn]",
+            "eval.finetune.epochs=3", "eval.semi_supervised.epochs=[5]"]
+    result = run(SMOKE, sets)
+    assert (metric_name(0.01), metric_name(0.1), metric_name(0.005)) == ("semi_1pct_top1", "semi_10pct_top1",
+                                                                        "semi_0.5pct_top1")
+    for key in ("finetune_top1", "semi_1pct_top1", "semi_10pct_top1"):
+        assert 0.0 <= result[key] <= 1.0, result
+    assert result["finetune_top1"] > 0.15  # all 1,000 labels, 3 epochs: above chance (0.1)
+    alone = run(SMOKE, [*sets[:-3], "eval.protocols=[knn]"])  # the same pretraining, kNN only
+    assert alone["knn_top1"] == result["knn_top1"]  # the kNN after fine-tuning saw the pretrained weights: a copy was tuned
+    with pytest.raises(ConfigError, match=r"eval.semi_supervised.fractions: 0.001 leaves every class with 0 of its 100"):
+        load_config(SMOKE, [*sets, "eval.semi_supervised.fractions=[0.001]"])

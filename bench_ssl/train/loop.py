@@ -64,6 +64,10 @@ class Trainer:
         t0 = time.time()
         self.data: TensorData = load_tensors(cfg.data, self.device)
         check_batch_size(cfg.optim.batch_size, self.data, cfg.data)
+        for name in cfg.eval.protocols:  # a protocol the data cannot serve fails now, not after the pretraining
+            check = getattr(EVALUATIONS[name], "check_data", None)
+            if check is not None:
+                check(cfg.eval.params[name], self.data)
         self.data_time_s = time.time() - t0
         self.method = build_method(cfg, self.data.train_x.shape[0], self.data.num_classes).to(self.device)
         self.method.bind_data(self.data.mean, self.data.std)
