@@ -1,0 +1,52 @@
+"""Downstream evaluations through the engine on real CIFAR-10 pretraining: transfer to another dataset (an
+ImageFolder tree of another size and class count) and its errors before any pretraining."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench_ssl.errors import ConfigError
+from bench_ssl.run import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+SMALL = ["data.train_per_class=50", "data.test_per_class=20", "optim.batch_size=100", "optim.epochs=1",
+         "eval.knn_every=0"]
+
+
+def image_folder(root: Path, classes=("disc", "ring", "bar"), per_split=(12, 6), size=40) -> Path:
+    """Three classes of drawn shapes at 40 x 40 pixels (the pretraining images are 32): easy to tell apart."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:size, :size] - size / 2
+    r = np.hypot(yy, xx)
+    masks = {"disc": r < 10, "ring": (r > 8) & (r < 14), "bar": np.abs(xx) < 4}
+    for split, n in zip(("train", "test"), per_split):
+        for c in classes:
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                img = rng.integers(0, 60, (size, size, 3)).astype(np.uint8)
+                img[masks[c]] = 230
+                Image.fromarray(img).save(root / split / c / f"{i}.png")
+    return root
+
+
+def test_transfer_evaluates_the_frozen_backbone_on_another_dataset_and_names_both(cifar_tar, tmp_path):
+    target = image_folder(tmp_path / "shapes")
+    result = run(SMOKE, [f"data.root={cifar_tar}", f"output.root={tmp_path / 'out'}", *SMALL,
+                         "eval.protocols=[knn, transfer]", f"eval.transfer.root={target}"])
+    assert result["transfer_from"] == "cifar10-jpg" and result["transfer_to"] == "shapes"
+    assert result["transfer_num_test"] == 18
+    assert 0.0 <= result["transfer_knn_top1"] <= 1.0 and 0.0 <= result["transfer_linear_top1"] <= 1.0
+    assert result["transfer_linear_top1"] > 0.5  # three shapes a random backbone already separates (chance 1/3)
+    assert math.isfinite(result["knn_top1"])
+
+
+def test_a_missing_transfer_dataset_stops_the_run_before_its_pretraining(cifar_tar, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        run(SMOKE, [f"data.root={cifar_tar}", f"output.root={tmp_path}", *SMALL, "eval.protocols=[knn, transfer]",
+                    f"eval.transfer.root={tmp_path / 'cifar100'}"])
+    assert str(info.value).startswith(f"eval.transfer.root: {tmp_path / 'cifar100'} does not exist")
+    assert not list(tmp_path.rglob("metrics.jsonl")) and not list(tmp_path.rglob("checkpoint.pt"))
