@@ -50,3 +50,27 @@ def test_a_missing_transfer_dataset_stops_the_run_before_its_pretraining(cifar_t
                     f"eval.transfer.root={tmp_path / 'cifar100'}"])
     assert str(info.value).startswith(f"eval.transfer.root: {tmp_path / 'cifar100'} does not exist")
     assert not list(tmp_path.rglob("metrics.jsonl")) and not list(tmp_path.rglob("checkpoint.pt"))
+
+
+def test_the_embedding_is_saved_with_the_run_and_drawn_in_the_report(cifar_tar, tmp_path):
+    import json
+
+    from bench_ssl.report import write_report
+    from pdf_check import check_pages
+
+    result = run(SMOKE, [f"data.root={cifar_tar}", f"output.root={tmp_path / 'out'}", *SMALL,
+                         "optim.epochs=2", "eval.protocols=[knn, embedding]", "eval.embedding.points=100",
+                         "eval.embedding.iterations=300"])
+    assert result["embedding_points"] == 100 and result["embedding_file"] == "embedding.json"
+    assert 0.0 <= result["embedding_neighbour_agreement"] <= 1.0
+    (saved,) = (tmp_path / "out").rglob("embedding.json")
+    data = json.loads(saved.read_text())
+    assert len(data["x"]) == len(data["y"]) == len(data["label"]) == 100 and len(data["classes"]) == 10
+    assert sorted(set(data["label"])) == list(range(10)) and all(data["label"].count(c) == 10 for c in range(10))
+    sweep_dir = saved.parent.parent
+    out = write_report(sweep_dir, tmp_path / "reports", "html,pdf")
+    html = out["html"].read_text()
+    assert "<h2>Embeddings</h2>" in html and 'alt="Embeddings of the test features"' in html
+    assert "Embeddings of the test features" in out["pdf_pages"]
+    check_pages(out["pdf"], tmp_path / "pages", out["pdf_pages"], {"Figure", "Learning curves",
+                                                                   "Embeddings of the test features"})

@@ -132,3 +132,32 @@ def test_label_subsets_are_class_balanced_fixed_per_seed_nested_and_never_empty(
         balanced_subset(y, 0.004, seed=0, classes=[f"c{i}" for i in range(10)])
     assert str(info.value) == ("eval.semi_supervised.fractions: 0.004 leaves class 'c0' with 0 of its 100 training images; "
                                "use at least 0.01 (one image per class)")
+
+
+# ------------------------------------------------------------------------------------------ t-SNE
+def test_tsne_affinities_match_the_perplexity_and_the_embedding_separates_what_is_separate():
+    from bench_ssl.eval.embedding import balanced_sample, neighbour_agreement
+    from bench_ssl.eval.tsne import affinities, conditional, kl_divergence, tsne
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 20, generator=g, dtype=torch.float64)
+    rows = conditional(x, 15.0)
+    entropy = -(rows * rows.clamp_min(1e-30).log()).sum(1)
+    assert torch.allclose(entropy, torch.full((200,), math.log(15.0), dtype=torch.float64), atol=1e-6)  # perplexity 15
+    assert torch.allclose(rows.diagonal(), torch.zeros(200, dtype=torch.float64))
+    d2 = torch.cdist(x, x).pow(2)
+    nearer = d2[0, 1:].argsort()[:3] + 1  # a Gaussian kernel: nearer points get more
+    assert (rows[0, nearer[0]] >= rows[0, nearer[1]]) and (rows[0, nearer[1]] >= rows[0, nearer[2]])
+    p = affinities(x, 15.0)
+    assert p.sum().item() == pytest.approx(1.0) and torch.allclose(p, p.T)
+    assert p[0, 1].item() == pytest.approx(max((rows[0, 1] + rows[1, 0]).item() / 400, 1e-12))
+    centres = torch.randn(5, 64, generator=g) * 4
+    y = torch.arange(5).repeat_interleave(60)
+    blobs = centres[y] + torch.randn(300, 64, generator=g)
+    emb = tsne(blobs, iterations=400)
+    assert neighbour_agreement(emb, y) >= 0.99  # one straggler of 300 at most
+    assert neighbour_agreement(tsne(torch.randn(300, 64, generator=g), iterations=400), y) < 0.1  # no structure
+    p_blobs = affinities(blobs.double() - blobs.double().mean(0), 30.0)
+    assert kl_divergence(p_blobs, emb) < kl_divergence(p_blobs, torch.randn(300, 2, generator=g))  # it minimised KL
+    rows = balanced_sample(y, 50, seed=1)
+    assert torch.bincount(y[rows]).tolist() == [10] * 5 and torch.equal(rows, balanced_sample(y, 50, seed=1))

@@ -18,6 +18,7 @@ class EvalContext:
     data: object  # train.tensors.TensorData
     bf16: bool = False
     channels_last: bool = False
+    run_dir: object = None  # results.RunDir of the run: where a protocol may leave a file (the embedding)
     _features: tuple | None = field(default=None, repr=False)
 
     @property

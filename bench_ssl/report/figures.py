@@ -306,12 +306,14 @@ def overlaid_curves(cells: list[dict], title: str, loss_label: str = "training l
     for color, cell in zip(cell_colors(n), cells):
         for ax, key, xkey, _ in panels:
             series = [(r[xkey], r[key]) for r in cell["runs"] if r[key]]
-            for xs, ys in series:
-                ax.plot(xs, ys, color=color, linewidth=0.6, alpha=0.45)
+            for xs, ys in series:  # a run of one epoch is a point, not an invisible line
+                ax.plot(xs, ys, color=color, linewidth=0.6, alpha=0.45, marker="o" if len(xs) == 1 else None,
+                        markersize=3)
             lengths = {len(xs) for xs, _ in series}
             if series and len(lengths) == 1:
                 mean = np.mean([ys for _, ys in series], axis=0)
-                line, = ax.plot(series[0][0], mean, color=color, linewidth=1.6)
+                line, = ax.plot(series[0][0], mean, color=color, linewidth=1.6,
+                                marker="o" if len(series[0][0]) == 1 else None, markersize=4)
                 if ax is axes[0]:
                     handles.append((line, cell["label"]))
         if not any(h[1] == cell["label"] for h in handles):
@@ -328,6 +330,45 @@ def overlaid_curves(cells: list[dict], title: str, loss_label: str = "training l
     return fig
 
 
-__all__ = ["HEATMAP_CMAP", "MARKERS", "PAGE_WIDTH_IN", "PALETTE", "RC", "bars", "cell_colors", "colors", "heatmap",
+def embeddings(panels: list[dict], title: str, fig=None) -> Figure:
+    """Small multiples of 2-D embeddings, one per panel {title, x, y, label, classes}: points coloured by class,
+    one legend of the classes below."""
+    n = max(1, len(panels))
+    cols = max(2, min(4, n))  # a lone panel stays square, at half the width
+    rows = math.ceil(n / cols)
+    classes = panels[0]["classes"] if panels else []
+    legend_rows = math.ceil(len(classes) / 5) if classes else 0
+    height = 0.5 + 1.75 * rows + 0.16 * legend_rows
+    fig = fig or Figure(figsize=(PAGE_WIDTH_IN, height))
+    axes = fig.subplots(rows, cols, squeeze=False, gridspec_kw={
+        "left": 0.02, "right": 0.98, "top": 1 - 0.5 / height, "bottom": (0.15 + 0.16 * legend_rows) / height,
+        "wspace": 0.08, "hspace": 0.35})
+    colours = cell_colors(len(classes))
+    for ax, panel in zip(axes.flat, panels):
+        label = np.asarray(panel["label"])
+        for c, colour in enumerate(colours):
+            keep = label == c
+            ax.scatter(np.asarray(panel["x"])[keep], np.asarray(panel["y"])[keep], s=2, color=colour, linewidths=0,
+                       label=classes[c])
+        ax.set_title(wrap(panel["title"], 30), fontsize=6.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(False)
+        for spine in ax.spines.values():
+            spine.set_visible(True)
+            spine.set_color("#cccccc")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    if classes:
+        from matplotlib.lines import Line2D
+
+        fig.legend([Line2D([], [], marker="o", linestyle="none", color=c, markersize=4) for c in colours], classes,
+                   loc="lower center", ncols=min(5, len(classes)), fontsize=6.5, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle(title, fontsize=9, x=0.01, y=1 - 0.05 / height, ha="left", va="top")
+    return fig
+
+
+__all__ = ["HEATMAP_CMAP", "MARKERS", "PAGE_WIDTH_IN", "PALETTE", "RC", "bars", "cell_colors", "colors", "embeddings", "heatmap",
            "lines", "overlaid_curves",
            "mark_missing", "new_figure", "png_bytes", "style"]

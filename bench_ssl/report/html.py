@@ -114,12 +114,16 @@ def render(r: Report) -> str:
     ]
     for i, f in enumerate(r.curve_figures, start=2):
         parts.append(f"<figure>{img(f.png, f.title)}<figcaption><b>Figure {i}.</b> {e(f.caption)}</figcaption></figure>")
+    if r.embedding_figures:
+        parts.append("<h2>Embeddings</h2>")
+        for i, f in enumerate(r.embedding_figures, start=2 + len(r.curve_figures)):
+            parts.append(f"<figure>{img(f.png, f.title)}<figcaption><b>Figure {i}.</b> {e(f.caption)}</figcaption></figure>")
     if r.study_figures or r.best_config:
         parts.append("<h2>Optuna study</h2>")
         if r.best_config:
             parts.append(f"<p>The best trial as a ready-to-run config: <code>{e(r.best_config)}</code> "
                          f"(<code>python -m bench_ssl.run {e(r.best_config)}</code>).</p>")
-        for i, f in enumerate(r.study_figures, start=2 + len(r.curve_figures)):
+        for i, f in enumerate(r.study_figures, start=2 + len(r.curve_figures) + len(r.embedding_figures)):
             parts.append(f"<figure>{img(f.png, f.title)}<figcaption><b>Figure {i}.</b> {e(f.caption)}</figcaption></figure>")
     parts += [
         "<h2>Environment</h2>",

@@ -276,7 +276,7 @@ def pages(r: Report) -> list[tuple[str, Figure]]:
     _table(d, "Cells", r.cell_table, "One row per cell of the figure: mean ± std over the seeds that finished, and "
                                      "the 95% interval from the seeds and the test-set size.")
     _table(d, "Runs", r.run_table, "Every run of the sweep, in the order of the cells.")
-    for i, item in enumerate([*r.curve_figures, *r.study_figures], start=2):
+    for i, item in enumerate([*r.curve_figures, *r.embedding_figures, *r.study_figures], start=2):
         _figure(d, item, i, vector=False)
     _environment(d)
     return d.pages

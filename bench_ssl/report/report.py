@@ -52,6 +52,7 @@ class Report:
     resolution: str = ""  # what differences this test-set size and number of seeds can tell apart
     verdicts: dict = field(default_factory=dict)  # agrees / opposite / inconclusive / n/a: how many of each
     study_figures: list[FigureItem] = field(default_factory=list)  # an Optuna study's plots (tune results only)
+    embedding_figures: list[FigureItem] = field(default_factory=list)  # t-SNE of test features (eval `embedding`)
     best_config: Path | None = None  # an Optuna study's best trial as a run config
 
     @property
@@ -93,7 +94,7 @@ def build(sweep_dir: str | Path, metric: str | None = None) -> Report:
         environment=environment(sweep.runs), commands=_commands(sweep), notes=notes,
         generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), study_figures=study_figs,
         resolution=resolution_text(cells), verdicts=summary(claims, best) if known else {},
-        best_config=best_config,
+        best_config=best_config, embedding_figures=_embedding_figures(study, sweep, cells),
     )
 
 
@@ -330,6 +331,47 @@ def _curve_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[Figu
     return [FigureItem(title=title, caption=caption, figure=fig, png=png,
                        draw=lambda f, c=cells_curves, t=title: figures.overlaid_curves(c, t, fig=f),
                        height_in=fig.get_size_inches()[1])]
+
+
+MAX_EMBEDDINGS = 12
+
+
+def _embedding_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[FigureItem]:
+    """The t-SNE pictures the `embedding` evaluation left: one panel per cell (its first seed that has one),
+    in the figure's order, at most MAX_EMBEDDINGS."""
+    import json
+
+    from ..eval.embedding import FILE
+
+    order = {k: i for i, k in enumerate(cells["key"])}
+    found: dict = {}
+    for r in sorted(sweep.runs.to_dict("records"), key=lambda r: r.get("seed") or 0):
+        key = study.key_of(r)
+        path = Path(r["run_dir"]) / FILE
+        if key in found or not path.exists():
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        found[key] = {"title": study.label(key) if key is not None else r["run_id"], **data}
+    if not found:
+        return []
+    keys = sorted(found, key=lambda k: order.get(k, len(order)))
+    panels = [found[k] for k in keys[:MAX_EMBEDDINGS]]
+    title = "Embeddings of the test features"
+    with figures.style():
+        fig = figures.embeddings(panels, title)
+        png = figures.png_bytes(fig, tight=False, dpi=150)
+    first = panels[0]
+    caption = (f"{first.get('method', 't-SNE')} (perplexity {first.get('perplexity', '?')}) of {len(first['x'])} "
+               f"class-balanced test images' frozen features, one panel per cell (its first seed with one), coloured "
+               f"by class; positions and distances between clusters carry no meaning in t-SNE, only what lies "
+               f"together.")
+    if len(keys) > MAX_EMBEDDINGS:
+        caption += f" The first {MAX_EMBEDDINGS} of {len(keys)} cells are shown."
+    return [FigureItem(title=title, caption=caption, figure=fig, png=png,
+                       draw=lambda f, p=panels, t=title: figures.embeddings(p, t, fig=f), height_in=fig.get_size_inches()[1])]
 
 
 def _commands(sweep: Sweep) -> list[str]:

@@ -192,7 +192,8 @@ class Trainer:
     # ---------------------------------------------------------------- evaluation
     def eval_context(self) -> EvalContext:
         """Features of the model as it is now, extracted on first use and shared by the protocols."""
-        return EvalContext(self.cfg, self.method, self.data, bf16=self.bf16, channels_last=self.channels_last)
+        return EvalContext(self.cfg, self.method, self.data, bf16=self.bf16, channels_last=self.channels_last,
+                           run_dir=self.run_dir)
 
     def evaluate(self, protocols: list[str], ctx: EvalContext | None = None) -> dict:
         """The metrics of each protocol (by name, in order), each with its own parameters (eval.<name>)."""
