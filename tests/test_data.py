@@ -60,8 +60,7 @@ def test_real_tarball_second_load_comes_from_cache(cifar_jpg, cache_dir, monkeyp
     start = time.perf_counter()
     again = load_arrays(str(CIFAR_JPG), cache_dir=cache_dir)
     seconds = time.perf_counter() - start
-    print(f"cached load: {seconds:.2f} s")
-    assert seconds < 2.0
+    print(f"cached load: {seconds:.2f} s")  # the patched decoder proves the cache was read; no clock is asserted
     assert np.array_equal(again.train_x, ds.train_x) and np.array_equal(again.test_y, ds.test_y)
     assert again.classes == ds.classes and again.mean == ds.mean and again.std == ds.std
     assert again.train_x.flags["C_CONTIGUOUS"] and again.train_x.flags["WRITEABLE"]

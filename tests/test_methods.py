@@ -411,7 +411,7 @@ def test_counting_tiles_are_the_exact_quarters_and_the_loss_is_the_papers_formul
     # |whole - tsum|^2 = 0.25; |other - tsum|^2 = 2.25 < margin 4: + 1.75
     assert counting_loss(whole, tsum, other, 4.0).item() == pytest.approx(0.25 + 1.75)
     assert counting_loss(whole, tsum, other, 1.0).item() == pytest.approx(0.25)  # far enough: no contrastive term
-    method = build("counting", "method.count_dim=8", "method.margin=2.0")
+    method = build("counting", "method.count_dim=8", "method.contrast_margin=2.0")
     method.eval()  # BN in eval mode: the counts of each input do not depend on the rest of the batch
     with torch.no_grad():
         c = F.relu(method.count(method.backbone(torch.cat([down, tiles.flatten(0, 1)]))))

@@ -36,13 +36,14 @@ SMOKE = ROOT / "configs" / "smoke.yaml"
 
 
 def test_every_kind_of_component_is_registered_by_name():
-    assert set(METHODS) == {"simclr", "moco", "memory_bank", "end_to_end", "supcon", "supervised", "byol", "simsiam"}
+    assert set(METHODS) == {"simclr", "moco", "memory_bank", "end_to_end", "supcon", "supervised", "byol", "simsiam",
+                            "rotation", "jigsaw", "relative_patch", "exemplar", "colorization", "inpainting", "counting"}
     assert set(LOSSES) == {"nt_xent", "nt_logistic", "margin_triplet"}
     assert set(AUGMENTATIONS) == {"crop", "flip", "color", "blur", "cutout", "sobel", "noise", "rotate", "solarize"}
     assert set(BACKBONES) == {"resnet18", "resnet34", "resnet50", "convnet"}
     assert set(HEADS) == {"none", "linear", "mlp"}
     assert set(OPTIMIZERS) == {"sgd", "lars", "adamw"}
-    assert set(EVALUATIONS) == {"knn", "linear"}
+    assert set(EVALUATIONS) == {"knn", "linear", "kmeans", "finetune", "semi_supervised", "transfer", "embedding"}
     assert set(STUDIES) == {"aug_grid", "batch_epochs", "color_strength", "loss_fn", "moco_momentum", "moco_queue",
                             "proj_head", "supcon", "temperature"}
     assert set(REGISTRIES) == {"method", "loss", "augmentation", "backbone", "head", "optimizer", "evaluation", "study"}

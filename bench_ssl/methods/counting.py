@@ -1,9 +1,9 @@
 """Learning to count (Noroozi, Pirsiavash & Favaro 2017): a "count" vector c(.) = ReLU(linear(backbone(.)))
 must be additive: the counts of the image seen whole at half resolution, D(x), equal the sum of the counts of
 its four quarter tiles T_1..T_4(x) at full resolution. A contrastive term keeps the counts of another image y
-at least `margin` away, so the trivial c = 0 does not solve it:
+at least M = `contrast_margin` away, so the trivial c = 0 does not solve it:
 
-    loss = |c(D(x)) - sum_j c(T_j(x))|^2 + max(0, margin - |c(D(y)) - sum_j c(T_j(x))|^2)
+    loss = |c(D(x)) - sum_j c(T_j(x))|^2 + max(0, M - |c(D(y)) - sum_j c(T_j(x))|^2)
 
 Simplified at CIFAR resolution: D is 2 x 2 average pooling and the tiles are the exact quarters (16 pixels of
 32, the paper's 114 of 228); y is the next image of the batch; the count vector has `count_dim` entries (the
@@ -26,7 +26,7 @@ from .tiles import cut_tiles, encode
 @dataclass
 class CountingParams:
     count_dim: int = param(256, low=1, help="entries of the count vector")
-    margin: float = param(10.0, low=0.0, low_open=True, help="squared distance kept to another image's counts")
+    contrast_margin: float = param(10.0, low=0.0, low_open=True, help="squared distance M kept to another image's counts")
 
 
 def counting_loss(whole: torch.Tensor, tiles_sum: torch.Tensor, other: torch.Tensor, margin: float) -> torch.Tensor:
@@ -61,4 +61,4 @@ class Counting(Method):
         b = down.shape[0]
         c = self.counts(torch.cat([down, tiles.flatten(0, 1)]))
         whole, tile_counts = c[:b], c[b:].view(b, 4, -1)
-        return counting_loss(whole, tile_counts.sum(1), whole.roll(1, 0), self.params.margin)
+        return counting_loss(whole, tile_counts.sum(1), whole.roll(1, 0), self.params.contrast_margin)
