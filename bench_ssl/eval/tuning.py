@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ..augment import build_pipeline, to_float
 from ..errors import ConfigError
+from .features import extract_features
 
 
 def balanced_subset(y: torch.Tensor, fraction: float, seed: int, classes: list[str] | None = None,
@@ -72,16 +73,9 @@ def finetune_top1(ctx, indices: torch.Tensor, *, epochs: int, lr: float, batch_s
             loss.backward()
             opt.step()
             step += 1
-    backbone.eval()
-    correct = 0
-    with torch.no_grad(), cast:
-        for start in range(0, data.test_x.shape[0], 1024):
-            x = data.normalize(to_float(data.test_x[start:start + 1024]))
-            if ctx.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            pred = classifier(backbone(x).float()).argmax(1)
-            correct += int((pred == data.test_y[start:start + 1024]).sum())
-    return correct / data.test_x.shape[0]
+    feats = extract_features(backbone, data.test_x, data.normalize, bf16=ctx.bf16, channels_last=ctx.channels_last)
+    with torch.no_grad():
+        return (classifier(feats).argmax(1) == data.test_y).float().mean().item()
 
 
 __all__ = ["balanced_subset", "finetune_top1"]

@@ -28,7 +28,8 @@ class Method(nn.Module):
         self.num_train, self.num_classes = num_train, num_classes
         self.backbone = build_backbone(cfg.model.backbone, cfg.model.params)
         head = cfg.model.head
-        self.head = build_head(head.type, self.backbone.out_dim, head.params) if self.uses_head else None
+        # a method without a projection (it brings its own output layer) projects to the features themselves
+        self.head = build_head(head.type, self.backbone.out_dim, head.params) if self.uses_head else nn.Identity()
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from ..params import param
@@ -98,7 +97,6 @@ class Colorization(Method):
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)
         p = self.params
-        self.head = nn.Identity()
         self.n_bins = bins_per_axis(p.bin_size) ** 2
         self.decoder = MapDecoder(self.backbone.out_dim, p.decoder_width, self.n_bins)
         self.register_buffer("pixel_mean", torch.full((1, 3, 1, 1), float("nan")))

@@ -50,7 +50,6 @@ class Counting(Method):
 
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)
-        self.head = nn.Identity()
         self.count = nn.Linear(self.backbone.out_dim, self.params.count_dim)
 
     def counts(self, z: torch.Tensor) -> torch.Tensor:

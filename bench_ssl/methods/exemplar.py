@@ -43,7 +43,6 @@ class Exemplar(Method):
         if n > num_train:
             raise ConfigError(f"method.num_exemplars: {n} is more than the {num_train:,} training images; use at most "
                               f"{num_train} (or leave it unset for all of them)")
-        self.head = nn.Identity()
         self.classifier = nn.Linear(self.backbone.out_dim, n)
         # a stream of its own: torch.randperm with the run's seed is the engine's first epoch order, which would
         # make the exemplars exactly the first batches of that epoch

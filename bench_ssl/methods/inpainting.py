@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from ..params import param
@@ -48,7 +47,6 @@ class Inpainting(Method):
 
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)
-        self.head = nn.Identity()
         self.decoder = MapDecoder(self.backbone.out_dim, self.params.decoder_width, 3)
 
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

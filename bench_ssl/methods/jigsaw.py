@@ -93,7 +93,6 @@ class Jigsaw(Method):
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)
         p = self.params
-        self.head = nn.Identity()
         tiles = p.grid * p.grid
         self.register_buffer("perms", torch.from_numpy(hamming_permutations(tiles, p.permutations, p.permutation_seed)))
         self.classifier = nn.Sequential(nn.Linear(tiles * self.backbone.out_dim, p.hidden_dim), nn.ReLU(inplace=True),

@@ -49,7 +49,6 @@ class RelativePatch(Method):
 
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)
-        self.head = nn.Identity()
         d = self.backbone.out_dim
         self.classifier = nn.Sequential(nn.Linear(2 * d, self.params.hidden_dim), nn.ReLU(inplace=True),
                                         nn.Linear(self.params.hidden_dim, len(NEIGHBOURS)))

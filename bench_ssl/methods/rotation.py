@@ -37,7 +37,6 @@ class Rotation(Method):
 
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)
-        self.head = nn.Identity()
         self.classifier = nn.Linear(self.backbone.out_dim, ROTATIONS)
 
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
