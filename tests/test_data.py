@@ -324,6 +324,38 @@ def expect_error(root, match: str, named=None, **kwargs) -> str:
     return message
 
 
+def test_select_classes_renumbers_in_the_given_order_and_keeps_unlabelled_images():
+    from bench_ssl.data import select_classes
+    from bench_ssl.errors import ConfigError
+
+    names = ["cat", "dog", "frog"]
+    y = np.array([0, 1, 2, 2, 1, -1, 0])
+    idx, new = select_classes(y, names, ["frog", "cat"])
+    assert idx.tolist() == [0, 2, 3, 5, 6] and new.tolist() == [1, 0, 0, -1, 1]
+    with pytest.raises(ConfigError, match="'dgo' is not a class of this dataset \\(did you mean 'dog'\\?\\)"):
+        select_classes(y, names, ["dgo"])
+    with pytest.raises(ConfigError, match="'cat' is listed twice"):
+        select_classes(y, names, ["cat", "cat"])
+
+
+def test_data_classes_on_the_real_tarball_keeps_those_images_only(cifar_jpg, cifar_tar):
+    import torch
+
+    from bench_ssl.config.load import load_config
+    from bench_ssl.train.tensors import load_tensors
+
+    every = cifar_jpg[0]
+    cfg = load_config(None, [f"data.root={cifar_tar}", "data.classes=[ship, cat]", "data.test_per_class=10"])
+    data = load_tensors(cfg.data, torch.device("cpu"))
+    assert data.classes == ["ship", "cat"] and data.num_classes == 2
+    ship, cat = every.classes.index("ship"), every.classes.index("cat")
+    assert torch.bincount(data.train_y).tolist() == [int((every.train_y == ship).sum()), int((every.train_y == cat).sum())]
+    assert torch.bincount(data.test_y).tolist() == [10, 10]
+    first_ship = every.train_x[np.flatnonzero(every.train_y == ship)[0]]
+    first = int(torch.nonzero(data.train_y == 0)[0])
+    assert np.array_equal(data.train_x[first].permute(1, 2, 0).numpy(), first_ship)
+
+
 def test_error_missing_path_and_unknown_layout(tmp_path):
     msg = expect_error(tmp_path / "nope", "does not exist")
     assert "cifar-10-batches-py" in msg  # tells the accepted layouts

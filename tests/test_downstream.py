@@ -74,3 +74,31 @@ def test_the_embedding_is_saved_with_the_run_and_drawn_in_the_report(cifar_tar, 
     assert "Embeddings of the test features" in out["pdf_pages"]
     check_pages(out["pdf"], tmp_path / "pages", out["pdf_pages"], {"Figure", "Learning curves",
                                                                    "Embeddings of the test features"})
+
+
+FIVE, OTHER_FIVE = "[airplane, automobile, bird, cat, deer]", "[dog, frog, horse, ship, truck]"
+
+
+def test_transfer_to_the_other_classes_of_the_pretraining_dataset_needs_no_second_dataset(cifar_tar, tmp_path):
+    result = run(SMOKE, [f"data.root={cifar_tar}", f"output.root={tmp_path}", *SMALL, f"data.classes={FIVE}",
+                         "eval.protocols=[knn, transfer]", f"eval.transfer.classes={OTHER_FIVE}",
+                         "eval.transfer.train_per_class=40", "eval.transfer.test_per_class=20"])
+    assert result["num_train"] == 250 and result["num_test"] == 100  # 5 classes x 50 / x 20
+    assert result["transfer_from"] == "cifar10-jpg (airplane, automobile, bird, cat, deer)"
+    assert result["transfer_to"] == "cifar10-jpg (dog, frog, horse, ship, truck)"
+    assert result["transfer_num_test"] == 100 and result["transfer_linear_top1"] > 0.2  # 5 unseen classes: chance 0.2
+
+
+@pytest.mark.parametrize("sets, message", [
+    ([f"data.classes={FIVE}", "eval.transfer.classes=[dog, cat]"],
+     "eval.transfer.classes: 'cat' is a class the backbone pretrains on"),
+    (["eval.transfer.classes=[dog]"], "eval.transfer.classes: 'dog' is a class the backbone pretrains on (data.classes: all"),
+    ([f"data.classes={FIVE}"], "eval.transfer.root is empty; give the dataset to transfer to"),
+    ([f"data.classes={FIVE}", "eval.transfer.classes=[dog, horsse]"],
+     "eval.transfer.classes: 'horsse' is not a class of this dataset (did you mean 'horse'?)"),
+])
+def test_a_transfer_that_would_not_be_one_stops_before_the_pretraining(cifar_tar, tmp_path, sets, message):
+    with pytest.raises(ConfigError) as info:
+        run(SMOKE, [f"data.root={cifar_tar}", f"output.root={tmp_path}", *SMALL, "eval.protocols=[knn, transfer]", *sets])
+    assert str(info.value).startswith(message), str(info.value)
+    assert not list(tmp_path.rglob("metrics.jsonl"))

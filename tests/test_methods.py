@@ -785,3 +785,20 @@ def test_finetune_and_semi_supervised_train_a_copy_and_land_in_the_results(cifar
     assert alone["knn_top1"] == result["knn_top1"]  # the kNN after fine-tuning saw the pretrained weights: a copy was tuned
     with pytest.raises(ConfigError, match=r"eval.semi_supervised.fractions: 0.001 leaves every class with 0 of its 100"):
         load_config(SMOKE, [*sets, "eval.semi_supervised.fractions=[0.001]"])
+
+
+def test_a_moco_backbone_with_split_bn_fine_tunes_at_a_batch_its_splits_do_not_divide(cifar_tar, tmp_path):
+    """MoCo's split BN (4 sub-batches) is a pretraining emulation: the 1% subset's 10 images fine-tune as one
+    batch (it used to fail: 'batch of 10 does not split into 4 equal BN sub-batches')."""
+    from bench_ssl.models.split_bn import plain_bn
+
+    bn = convert_split_bn(nn.Sequential(nn.BatchNorm2d(3)), 4)
+    x = torch.randn(10, 3, 4, 4)
+    with pytest.raises(ValueError, match="batch of 10 does not split into 4"):
+        bn.train()(x)
+    assert torch.allclose(plain_bn(bn)(x), nn.BatchNorm2d(3).train()(x), atol=1e-5)
+    result = run(SMOKE, [f"data.root={cifar_tar}", f"output.root={tmp_path}", "data.train_per_class=100",
+                         "data.test_per_class=20", "optim.epochs=1", "eval.knn_every=0", "method.name=moco",
+                         "method.queue_size=512", "method.bn_splits=4", "eval.protocols=[semi_supervised]",
+                         "eval.semi_supervised.epochs=[2]"])
+    assert 0.0 <= result["semi_1pct_top1"] <= 1.0 and result["semi_supervised_time_s"] > 0

@@ -45,7 +45,7 @@ def test_every_kind_of_component_is_registered_by_name():
     assert set(OPTIMIZERS) == {"sgd", "lars", "adamw"}
     assert set(EVALUATIONS) == {"knn", "linear", "kmeans", "finetune", "semi_supervised", "transfer", "embedding"}
     assert set(STUDIES) == {"aug_grid", "batch_epochs", "color_strength", "loss_fn", "moco_momentum", "moco_queue",
-                            "proj_head", "supcon", "temperature"}
+                            "pretext_vs_contrastive", "proj_head", "supcon", "temperature"}
     assert set(REGISTRIES) == {"method", "loss", "augmentation", "backbone", "head", "optimizer", "evaluation", "study"}
 
 

@@ -81,6 +81,10 @@ class DataConfig:
     image_size: int | None = param(None, low=1)
     train_per_class: int | None = param(None, low=1)
     test_per_class: int | None = param(None, low=1)
+    classes: list[str] | None = field(default=None, metadata={
+        **param(None, nonempty=True).metadata, "omit_none": True, "help": "keep only these classes (by name), relabelled 0..k-1 in this order: a split of a "
+                                   "dataset's classes (pretrain on 5 of CIFAR-10's, transfer to the other 5) or "
+                                   "ImageNet-100 from ImageNet"})
     subset_seed: int = 0
     stl10_unlabeled: bool = False
     cache_dir: str | None = None

@@ -8,6 +8,6 @@ after the first starts in about a second. Where data.root is not set, `location`
 from bench_ssl.lazy import exports
 
 __getattr__ = exports(__name__, {"ArrayDataset": "arrays", "FORMATS": "detect", "detect_format": "detect",
-                                 "load_arrays": "load", "class_balanced_subset": "subset"})
+                                 "load_arrays": "load", "class_balanced_subset": "subset", "select_classes": "subset"})
 
-__all__ = ["ArrayDataset", "FORMATS", "load_arrays", "class_balanced_subset", "detect_format"]
+__all__ = ["ArrayDataset", "FORMATS", "load_arrays", "class_balanced_subset", "detect_format", "select_classes"]

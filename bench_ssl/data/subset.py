@@ -1,4 +1,5 @@
-"""Class-balanced subsets: the few-labels linear/kNN evaluations (e.g. 10 or 100 labels per class)."""
+"""Subsets of a dataset: class-balanced ones (the few-labels evaluations, e.g. 10 or 100 labels per class) and
+a selection of its classes (data.classes)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,26 @@ def class_balanced_subset(y: np.ndarray, per_class: int, seed: int = 0) -> np.nd
     if not picked:
         raise DatasetError("no labelled examples (all labels are negative) for a class-balanced subset")
     return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
+def select_classes(y: np.ndarray, names: list[str], wanted: list[str], key: str = "data.classes") -> tuple[np.ndarray, np.ndarray]:
+    """(indices into `y` of the images of the `wanted` classes, their labels renumbered 0..k-1 in `wanted`'s order).
+    Unlabelled images (label < 0, STL-10's) are kept as they are: they may show any class."""
+    from bench_ssl.errors import ConfigError
+    from bench_ssl.params import suggest
+
+    names = [str(n) for n in names]
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        raise ConfigError(f"{key}: {unknown[0]!r} is not a class of this dataset{suggest(unknown[0], names)}; its classes: "
+                          f"{', '.join(names[:20])}{', ...' if len(names) > 20 else ''}")
+    if len(set(wanted)) != len(wanted):
+        twice = next(w for w in wanted if wanted.count(w) > 1)
+        raise ConfigError(f"{key}: {twice!r} is listed twice; name each class once")
+    new = np.full(len(names), -2, dtype=np.int64)  # -2: a class left out
+    for i, w in enumerate(wanted):
+        new[names.index(w)] = i
+    y = np.asarray(y)
+    relabelled = np.where(y >= 0, new[np.clip(y, 0, None)], y)
+    idx = np.flatnonzero(relabelled != -2)
+    return idx.astype(np.int64), relabelled[idx]

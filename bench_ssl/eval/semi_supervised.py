@@ -37,7 +37,7 @@ def metric_name(fraction: float) -> str:
     return f"semi_{fraction * 100:g}pct_top1"
 
 
-def check_data(p: SemiSupervisedParams, data) -> None:
+def check_data(p: SemiSupervisedParams, data, cfg=None) -> None:
     """Before the pretraining: every fraction leaves every class at least one image."""
     _, train_y = data.labeled_train()
     for f in p.fractions:

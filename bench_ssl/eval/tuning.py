@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ..augment import build_pipeline, to_float
 from ..errors import ConfigError
+from ..models.split_bn import plain_bn
 from .features import extract_features
 
 
@@ -45,7 +46,7 @@ def finetune_top1(ctx, indices: torch.Tensor, *, epochs: int, lr: float, batch_s
     data, device = ctx.data, ctx.data.train_x.device
     train_x, train_y = data.labeled_train()
     x_all, y_all = train_x[indices], train_y[indices]
-    backbone = copy.deepcopy(ctx.method.backbone).train()
+    backbone = plain_bn(copy.deepcopy(ctx.method.backbone)).train()  # MoCo's split BN needs batches of S x n
     classifier = nn.Linear(backbone.out_dim, data.num_classes).to(device)
     params = list(backbone.parameters()) + list(classifier.parameters())
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)

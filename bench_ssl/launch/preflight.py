@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import BenchSSLError, ConfigError
 
 CALIBRATION_STEPS = 3  # timed after one untimed step (which pays for allocation and kernel selection)
-CPU_BATCH = 128  # on a CPU, calibration steps of at most this many images
+CPU_BATCH = 64  # on a CPU, calibration steps of at most this many images (its step time is linear in them)
 EVAL_SHARE = 0.15  # evaluation and start-up, as a share of training time, when no finished run tells
 GPU_SIZED_S = 3600.0  # on a CPU, an estimate above this asks before starting (--yes skips the question)
 DISK_MARGIN = 1.2
@@ -133,7 +133,12 @@ class _DataIndex:
             arrays = load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir,
                                  stl10_unlabeled=d.stl10_unlabeled)
             self.labels[key] = (arrays.train_y, list(arrays.classes))
-        return self.labels[key]
+        labels, classes = self.labels[key]
+        if d.classes:  # the run's classes only (an unknown name stops the sweep here, before any run folder)
+            from ..data import select_classes
+
+            return select_classes(labels, classes, list(d.classes))[1], list(d.classes)
+        return labels, classes
 
     def train_size(self, d) -> int:
         """Training images of the run (its class-balanced subset, data.train_per_class, when it takes one)."""

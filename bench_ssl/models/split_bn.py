@@ -66,3 +66,12 @@ def convert_split_bn(module: nn.Module, splits: int) -> nn.Module:
         else:
             convert_split_bn(child, splits)
     return module
+
+
+def plain_bn(module: nn.Module) -> nn.Module:
+    """Every SplitBatchNorm inside `module` (in place) normalises its whole batch again: the split emulates
+    MoCo's per-GPU BN while pretraining; fine-tuning trains an ordinary network, at any batch size."""
+    for m in module.modules():
+        if isinstance(m, SplitBatchNorm):
+            m.splits = 1
+    return module

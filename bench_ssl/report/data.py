@@ -15,7 +15,9 @@ from ..results import RunDir, load, read_manifest
 from . import METRICS
 
 METHODS = {"simclr": "SimCLR", "moco": "MoCo", "memory_bank": "memory bank", "end_to_end": "end-to-end", "supcon": "SupCon",
-           "supervised": "supervised (cross-entropy)", "byol": "BYOL", "simsiam": "SimSiam"}
+           "supervised": "supervised (cross-entropy)", "byol": "BYOL", "simsiam": "SimSiam", "rotation": "rotation",
+           "jigsaw": "jigsaw", "relative_patch": "relative patch", "exemplar": "exemplar", "colorization": "colorization",
+           "inpainting": "inpainting", "counting": "counting"}
 BACKBONES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "convnet": "small ConvNet"}
 
 

@@ -10,7 +10,7 @@ import math
 import pandas as pd
 
 from .agreement import MIN_CELLS
-from .report import CORRELATION_COLUMNS, Report, best_text, ci_text, correlation_row, generator, verdict_line
+from .report import CORRELATION_COLUMNS, Report, agreement_heading, best_text, ci_text, correlation_row, generator, verdict_line
 
 CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;color:#1a1a1a;max-width:1100px;margin:2em auto;padding:0 1.2em;line-height:1.45;font-size:15px}
@@ -52,7 +52,7 @@ def agreement_html(r: Report) -> str:
     if not r.known:
         return ("<p>No published figure is registered for this sweep (bench_ssl/report/studies), so there is nothing "
                 "to compare with; the cells, runs, curves and environment follow.</p>")
-    out = [f"<p><b>{e(verdict_line(r.verdicts))}</b></p>", f"<p>{e(r.resolution)}</p>"]
+    out = [f"<p><b>{e(verdict_line(r.verdicts, r.study.has_paper))}</b></p>", f"<p>{e(r.resolution)}</p>"]
     rows = [correlation_row(c) for c in r.correlations]
     if rows:
         out.append("<h3>Rank correlation with the paper</h3>")
@@ -60,14 +60,15 @@ def agreement_html(r: Report) -> str:
         out.append(f"<p class='na'>Over the cells with both a result of ours and a published number; 95% intervals "
                    f"from a bootstrap over cells and over our noise, p from a permutation test. Below {MIN_CELLS} cells "
                    f"a correlation is not evidence, nor above p = 0.05. +1: the same order as the paper.</p>")
-    out.append("<h3>Best setting</h3>")
-    out.append(f"<p>{e(best_text(r.best))}</p>")
+    if r.study.has_paper:
+        out.append("<h3>Best setting</h3>")
+        out.append(f"<p>{e(best_text(r.best))}</p>")
     b = r.best
     if b is not None and b.paper_overall_label and b.paper_overall_label != b.paper_label:
         out.append(f"<p class='na'>The paper's best overall, {e(b.paper_overall_label)}, is not among the cells "
                    f"with a result here.</p>")
     if r.claims:
-        out.append("<h3>Effects the paper claims</h3>")
+        out.append(f"<h3>Effects {e(r.study.claims_by)} claims</h3>")
         body = []
         for c in r.claims:
             cls = {"agrees": "agrees", "opposite": "opposite", "inconclusive": "inconclusive"}.get(c.verdict, "na")
@@ -103,7 +104,7 @@ def render(r: Report) -> str:
     parts += [
         "<h2>Figure</h2>",
         f"<figure>{img(r.figure.png, r.figure.title)}<figcaption><b>Figure 1.</b> {e(r.figure.caption)}</figcaption></figure>",
-        "<h2>Agreement with the paper</h2>",
+        f"<h2>{e(agreement_heading(r))}</h2>",
         agreement_html(r),
         "<h2>Cells</h2>",
         table(r.cell_table, numeric=("paper", "ours (mean ± std)", "seeds done")),

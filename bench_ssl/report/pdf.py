@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 
 from . import figures
 from .html import _delta
-from .report import CORRELATION_COLUMNS, Report, best_text, ci_text, correlation_row, generator, verdict_line
+from .report import CORRELATION_COLUMNS, Report, agreement_heading, best_text, ci_text, correlation_row, generator, verdict_line
 
 A4 = (8.27, 11.69)
 MARGIN = 0.6  # inches
@@ -201,17 +201,18 @@ def _summary(d: _Doc) -> None:
         d.text(s.description, color="#333333")
     for n in r.notes:
         d.text("Note: " + n, color="#8a4b00")
-    d.text("Agreement with the paper", size=10, weight="bold", gap=0.08)
+    d.text(agreement_heading(r), size=10, weight="bold", gap=0.08)
     if not r.known:
         d.text("No published figure is registered for this sweep: cells, runs, curves and environment only.")
         return
-    d.text(verdict_line(r.verdicts), weight="bold")
+    d.text(verdict_line(r.verdicts, r.study.has_paper), weight="bold")
     d.text(r.resolution, size=7.5)
     if r.correlations:
         d.table(pd.DataFrame([correlation_row(c) for c in r.correlations], columns=CORRELATION_COLUMNS), size=7)
-    d.text("Best setting: " + best_text(r.best))
+    if r.study.has_paper:
+        d.text("Best setting: " + best_text(r.best))
     if r.claims:
-        d.text("Effects the paper claims (higher > lower; differences in points)", weight="bold", gap=0.04)
+        d.text(f"Effects {r.study.claims_by} claims (higher > lower; differences in points)", weight="bold", gap=0.04)
         d.table(pd.DataFrame([(c.text, _delta(c.paper_delta), _delta(c.ours_delta), ci_text(*c.ours_ci), c.verdict, c.note)
                               for c in r.claims], columns=["claim", "paper", "ours", "ours 95%", "verdict", "note"]))
 

@@ -73,11 +73,13 @@ def build(sweep_dir: str | Path, metric: str | None = None) -> Report:
         study = GenericStudy(sweep.name, sweep.varying)
     if hasattr(study, "configure"):
         study.configure(sweep.runs)
-    cells, paper, match = build_cells(study, sweep.runs)
+    cells, paper, match = build_cells(study, study.cell_rows(sweep.runs))
     s = setup(sweep.runs)
     ctx = DrawContext(sweep.metric_label, short_setup(s), getattr(study, "paper_setup", ""))
     if known:
         corr, best, claims = agreement(study, cells, paper, match)
+        if not study.has_paper:  # nothing published to correlate with or to name a best setting
+            corr, best = [], None
     else:
         corr, best, claims = [], None, []
     title = f"{study.figure}: {study.title}" if known else f"Sweep {sweep.name}"
@@ -90,7 +92,7 @@ def build(sweep_dir: str | Path, metric: str | None = None) -> Report:
     return Report(
         sweep=sweep, study=study, known=known, title=title, caption_setup=s, cells=cells, paper=paper, match=match,
         correlations=corr, best=best, claims=claims, figure=main, curve_figures=_curve_figures(study, sweep, cells),
-        cell_table=_cell_table(cells, known, match), run_table=_run_table(study, sweep, cells),
+        cell_table=_study_table(study, cells, known, match), run_table=_run_table(study, sweep, cells),
         environment=environment(sweep.runs), commands=_commands(sweep), notes=notes,
         generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), study_figures=study_figs,
         resolution=resolution_text(cells), verdicts=summary(claims, best) if known else {},
@@ -122,7 +124,8 @@ def _optuna_figures(sweep: Sweep) -> tuple[list[FigureItem], Path | None]:
 
 
 def _caption(study: Study, known: bool, sweep: Sweep, s: dict, cells: pd.DataFrame, match: Match) -> str:
-    ours = (f"{sweep.metric_label.replace(' (%)', '')} on the {s['dataset']} test set after {s['epochs'] or '?'} of "
+    metric = study.metric_text or sweep.metric_label.replace(' (%)', '')
+    ours = (f"{metric} on the {s['dataset']} test set after {s['epochs'] or '?'} of "
             f"pretraining ({s['methods']}) on {s['images']}, {s['backbone']}, {s['batch']}; mean over {s['seeds']}, ")
     if study.kind == "heatmap":
         se = pd.to_numeric(cells["se"], errors="coerce").dropna()
@@ -134,17 +137,15 @@ def _caption(study: Study, known: bool, sweep: Sweep, s: dict, cells: pd.DataFra
         ours += ("error bars the 95% interval (seeds and test-set size); bars start at 0, a line plot's axis that does "
                  "not is marked //")
     missing = int((cells["state"] == "missing").sum())
-    parts = [f"{'Left' if known else 'Ours'}: {ours}."]
-    if known:
+    parts = [f"{'Left' if known and study.has_paper else 'Ours'}: {ours}."]
+    if known and study.has_paper:
         parts.append(f"Right: the paper's published numbers ({study.paper_setup}; {study.citation}), rebuilt from "
                      f"bench_ssl/paper/data/{study.paper_table}.csv.")
         for axis, how in match.by_rank.items():
             parts.append(f"Our {axis} levels are matched to the paper's by rank ({how}).")
     if missing:
-        runs: dict = {}
-        for counts in cells.loc[cells["state"] == "missing", "status_counts"]:
-            for status, n in counts.items():
-                runs[status] = runs.get(status, 0) + n
+        ids = {i for ids in cells.loc[cells["state"] == "missing", "run_ids"] for i in ids}  # a run counted once
+        runs = sweep.runs.loc[sweep.runs["run_id"].isin(ids), "status"].value_counts().to_dict()
         pruned = int((cells.loc[cells["state"] == "missing", "missing_note"] == "pruned").sum())
         if pruned:
             parts.append(f"Hatched 'pruned': {pruned} of {len(cells)} cells are trials the pruner stopped early "
@@ -156,7 +157,8 @@ def _caption(study: Study, known: bool, sweep: Sweep, s: dict, cells: pd.DataFra
                                                                                      if k in order else 0, k)))
             parts.append(f"Hatched: {missing - pruned} of {len(cells)} cells have no finished run yet (their runs: {what}).")
     if known and study.expected:
-        parts.append(f"The paper's shape: {study.expected}.")
+        whose = "The paper's" if study.has_paper else "The expected"
+        parts.append(f"{whose} shape: {study.expected}.")
     return " ".join(parts)
 
 
@@ -171,7 +173,7 @@ def _notes(sweep: Sweep, study: Study, cells: pd.DataFrame, match: Match) -> lis
         what = ", ".join(f"{n} {s}" for s, n in not_done.items())
         notes.append(f"Partial sweep: {what} of {len(sweep.runs)} runs. Cells without a finished run are marked n/a and "
                      f"left out of the agreement statistics; make the report again when the sweep is done.")
-    outside = sum(1 for row in sweep.runs.to_dict("records") if study.key_of(row) is None)
+    outside = sum(1 for row in sweep.runs.to_dict("records") if study.run_key(row) is None)
     if outside:
         notes.append(f"{outside} run(s) do not belong to a cell of this figure; they are listed in the run table only.")
     unmatched = [lab for lab, pk in zip(cells["label"], cells["paper_key"]) if pk is None]
@@ -196,14 +198,19 @@ def resolution_text(cells: pd.DataFrame) -> str:
             f"apart, and a claim is called only when its interval excludes zero.")
 
 
-def verdict_line(verdicts: dict) -> str:
+def agreement_heading(r) -> str:
+    return "Agreement with the paper" if r.study.has_paper or not r.known else "Against the expected shape"
+
+
+def verdict_line(verdicts: dict, with_best: bool = True) -> str:
     if not verdicts:
         return ""
     parts = [f"{verdicts.get('agrees', 0)} agree", f"{verdicts.get('opposite', 0)} opposite",
              f"{verdicts.get('inconclusive', 0)} inconclusive (within noise)"]
     if verdicts.get("n/a"):
         parts.append(f"{verdicts['n/a']} not decidable yet (missing cells)")
-    return "Verdicts (claimed effects and the best setting): " + ", ".join(parts) + "."
+    what = "claimed effects and the best setting" if with_best else "claimed effects"
+    return f"Verdicts ({what}): " + ", ".join(parts) + "."
 
 
 CORRELATION_COLUMNS = ["cells", "n", "Spearman ρ", "95% interval", "Kendall τ-b", "95% interval ", "p", "evidence?"]
@@ -254,6 +261,19 @@ def mean_std(mean, std, n) -> str:
     return f"{fmt(mean)} ± {fmt(std)}" if n > 1 and not math.isnan(std) else fmt(mean)
 
 
+def _study_table(study: Study, cells: pd.DataFrame, known: bool, match: Match) -> pd.DataFrame:
+    own = study.cell_table(cells)
+    return own if own is not None else _cell_table(cells, known, match)
+
+
+def _run_order(study: Study, cells: pd.DataFrame) -> dict:
+    """Run group -> its place: the order of the first cell of each group."""
+    order: dict = {}
+    for k in cells["key"]:
+        order.setdefault(study.run_key_of_cell(k), len(order))
+    return order
+
+
 def _cell_table(cells: pd.DataFrame, known: bool, match: Match) -> pd.DataFrame:
     rows = []
     for c in cells.to_dict("records"):
@@ -271,10 +291,10 @@ def _cell_table(cells: pd.DataFrame, known: bool, match: Match) -> pd.DataFrame:
 
 
 def _run_table(study: Study, sweep: Sweep, cells: pd.DataFrame) -> pd.DataFrame:
-    order = {k: i for i, k in enumerate(cells["key"])}
+    order = _run_order(study, cells)
     rows = []
     for r in sweep.runs.to_dict("records"):
-        key = study.key_of(r)
+        key = study.run_key(r)
         error = r.get("error")
         trained = sum(1 for x in curves(r["run_dir"]) if "loss" in x)
         planned = r.get("optim.epochs", "")
@@ -309,10 +329,10 @@ def _pct(v) -> float:
 def _curve_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[FigureItem]:
     """The learning curves of every run in one figure: a panel per metric, a colour per cell (in the figure's
     order), seeds thin and their mean thick; runs outside the figure's cells are one more entry."""
-    order = {k: i for i, k in enumerate(cells["key"])}
+    order = _run_order(study, cells)
     groups: dict = {}
     for r in sweep.runs.to_dict("records"):
-        key = study.key_of(r)
+        key = study.run_key(r)
         recs = curves(r["run_dir"])
         knn = [(x["epoch"], x["knn_top1"] * 100) for x in recs if x.get("knn_top1") is not None]
         label = study.label(key) if key is not None else "(not in the figure)"
@@ -343,10 +363,10 @@ def _embedding_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[
 
     from ..eval.embedding import FILE
 
-    order = {k: i for i, k in enumerate(cells["key"])}
+    order = _run_order(study, cells)
     found: dict = {}
     for r in sorted(sweep.runs.to_dict("records"), key=lambda r: r.get("seed") or 0):
-        key = study.key_of(r)
+        key = study.run_key(r)
         path = Path(r["run_dir"]) / FILE
         if key in found or not path.exists():
             continue
@@ -396,4 +416,4 @@ def generator() -> str:
     return f"bench_ssl {__version__}"
 
 
-__all__ = ["FigureItem", "Report", "build", "fmt", "generator", "mean_std"]
+__all__ = ["FigureItem", "Report", "agreement_heading", "build", "fmt", "generator", "mean_std"]

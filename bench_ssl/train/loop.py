@@ -67,7 +67,7 @@ class Trainer:
         for name in cfg.eval.protocols:  # a protocol the data cannot serve fails now, not after the pretraining
             check = getattr(EVALUATIONS[name], "check_data", None)
             if check is not None:
-                check(cfg.eval.params[name], self.data)
+                check(cfg.eval.params[name], self.data, cfg)
         self.data_time_s = time.time() - t0
         self.method = build_method(cfg, self.data.train_x.shape[0], self.data.num_classes).to(self.device)
         self.method.bind_data(self.data.mean, self.data.std)
@@ -199,8 +199,16 @@ class Trainer:
         """The metrics of each protocol (by name, in order), each with its own parameters (eval.<name>)."""
         ctx = ctx or self.eval_context()
         out: dict = {}
+        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
+        t0 = time.perf_counter()
+        ctx.features()  # shared by the frozen-feature protocols: timed on its own, not charged to the first one
+        sync()
+        out["features_time_s"] = time.perf_counter() - t0
         for name in protocols:
+            t0 = time.perf_counter()
             out.update(EVALUATIONS[name](ctx, self.cfg.eval.params[name]))
+            sync()
+            out[f"{name}_time_s"] = time.perf_counter() - t0  # each protocol's cost, for the README's table
         return out
 
     # ---------------------------------------------------------------------- run

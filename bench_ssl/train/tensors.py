@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data import class_balanced_subset, load_arrays
+from ..data import class_balanced_subset, load_arrays, select_classes
 from ..errors import ConfigError
 
 
@@ -50,6 +50,13 @@ def load_tensors(data_cfg, device: torch.device) -> TensorData:
     arrays = load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir, download=d.download,
                          stl10_unlabeled=d.stl10_unlabeled)
     train_x, train_y, test_x, test_y = arrays.train_x, arrays.train_y, arrays.test_x, arrays.test_y
+    classes = list(arrays.classes)
+    if d.classes:
+        idx, train_y = select_classes(train_y, classes, list(d.classes))
+        train_x = train_x[idx]
+        idx, test_y = select_classes(test_y, classes, list(d.classes))
+        test_x = test_x[idx]
+        classes = list(d.classes)
     if d.train_per_class is not None:
         labeled = np.flatnonzero(train_y >= 0)
         idx = labeled[class_balanced_subset(train_y[labeled], d.train_per_class, d.subset_seed)]
@@ -64,7 +71,7 @@ def load_tensors(data_cfg, device: torch.device) -> TensorData:
         test_y=torch.from_numpy(test_y).long().to(device),
         mean=torch.tensor(arrays.mean, dtype=torch.float32, device=device).view(1, 3, 1, 1),
         std=torch.tensor(arrays.std, dtype=torch.float32, device=device).view(1, 3, 1, 1),
-        classes=list(arrays.classes),
+        classes=classes,
     )
 
 
