@@ -190,3 +190,33 @@ def test_normalized_mse_is_squared_distance_of_unit_vectors():
     expected = ((F.normalize(p, dim=1) - F.normalize(z, dim=1)) ** 2).sum(1).mean()
     assert normalized_mse(p, z).item() == pytest.approx(expected.item(), rel=1e-6)
     assert normalized_mse(p, z).item() == pytest.approx(2 + 2 * negative_cosine(p, z).item(), rel=1e-6)
+
+
+def test_supcon_positives_capped_per_anchor_keep_the_own_view_and_draw_same_class_others():
+    from bench_ssl.losses.supcon import positives
+
+    labels = torch.tensor([0, 0, 0, 0, 0, 1, 1, 1])  # class 0: 5 images x 2 views = 9 candidates per anchor
+    n, v = 8, 2
+    full = positives(labels, v)
+    capped = positives(labels, v, max_positives=3, generator=torch.Generator().manual_seed(0))
+    own = torch.zeros(n * v, n * v, dtype=torch.bool)
+    for a in range(n * v):
+        own[a, (a + n) % (n * v)] = True  # the other view of the same image
+    assert (capped <= full).all() and (capped & own).sum() == n * v  # a subset of the same-class ones, own view kept
+    assert capped.sum(1).tolist() == [3] * (n * v)
+    six = positives(labels, v, max_positives=6, generator=torch.Generator().manual_seed(0))
+    assert six.sum(1).tolist() == ([6] * 5 + [5] * 3) * 2  # class 1 has only 3 images x 2 views - itself = 5
+    assert positives(labels, v, max_positives=50).equal(full)  # a cap above what there is changes nothing
+    other = positives(labels, v, max_positives=3, generator=torch.Generator().manual_seed(1))
+    assert not other.equal(capped)  # drawn afresh: another generator state, another subset
+
+
+def test_supcon_with_one_positive_is_nt_xent_whatever_the_labels():
+    g = torch.Generator().manual_seed(4)
+    z1, z2 = torch.randn(6, 8, generator=g), torch.randn(6, 8, generator=g)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    expected = nt_xent(z1, z2, 0.2).item()
+    for variant in ("out", "in"):
+        got = supcon(torch.stack([z1, z2], dim=1), labels, 0.2, variant, max_positives=1).item()
+        assert got == pytest.approx(expected, rel=1e-6)
+    assert supcon(torch.stack([z1, z2], dim=1), labels, 0.2).item() != pytest.approx(expected, rel=1e-3)

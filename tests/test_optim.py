@@ -21,6 +21,14 @@ def test_warmup_then_cosine():
     assert lr_at(40, total, base, warm) == pytest.approx(expected)
 
 
+def test_step_schedule_divides_by_ten_at_60_and_80_percent_of_training():
+    """MoCo v1's schedule: 200 epochs, lr x0.1 at epochs 120 and 160 (here steps of 1,000)."""
+    total, warm = 1000, 0
+    assert [lr_at(s, total, 0.03, warm, schedule="step") for s in (0, 599, 600, 799, 800, 999)] == pytest.approx(
+        [0.03, 0.03, 0.003, 0.003, 0.0003, 0.0003])
+    assert lr_at(4, total, 0.03, 10, schedule="step") == pytest.approx(0.015)  # the warm-up comes first
+
+
 def test_lars_step_by_hand():
     w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))  # ||w|| = 5
     w.grad = torch.tensor([0.6, 0.8])  # ||g|| = 1

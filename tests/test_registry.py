@@ -44,8 +44,9 @@ def test_every_kind_of_component_is_registered_by_name():
     assert set(HEADS) == {"none", "linear", "mlp"}
     assert set(OPTIMIZERS) == {"sgd", "lars", "adamw"}
     assert set(EVALUATIONS) == {"knn", "linear", "kmeans", "finetune", "semi_supervised", "transfer", "embedding"}
-    assert set(STUDIES) == {"aug_grid", "batch_epochs", "color_strength", "loss_fn", "moco_momentum", "moco_queue",
-                            "pretext_vs_contrastive", "proj_head", "supcon", "temperature"}
+    assert set(STUDIES) == {"aug_grid", "batch_epochs", "color_strength", "loss_fn", "lr_scaling", "moco_momentum", "moco_queue",
+                            "mocov2_ablation", "mocov2_temperature", "mocov2_vs_simclr", "pretext_vs_contrastive", "proj_head", "supcon", "supcon_loss", "supcon_positives",
+                            "temperature"}
     assert set(REGISTRIES) == {"method", "loss", "augmentation", "backbone", "head", "optimizer", "evaluation", "study"}
 
 

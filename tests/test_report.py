@@ -43,6 +43,12 @@ PAPER_SWEEPS = {
     "moco_queue": (14, 11),
     "supcon": (9, 6),
     "pretext_vs_contrastive": (10, 10),
+    "mocov2_temperature": (36, 6),
+    "mocov2_ablation": (15, 5),
+    "mocov2_vs_simclr": (9, 6),
+    "supcon_positives": (18, 4),
+    "lr_scaling": (16, 8),
+    "supcon_loss": (6, 4),
 }
 
 

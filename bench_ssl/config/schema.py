@@ -20,7 +20,7 @@ from .sections import components
 
 DEVICES = ("auto", "cpu", "cuda")
 DATA_FORMATS = ("auto", "cifar10", "cifar100", "stl10", "imagefolder")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "step")
 LR_SCALING = ("none", "linear", "sqrt")
 
 

@@ -6,7 +6,7 @@ standardised with the target's own channel statistics. The result names both dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config.schema import DataConfig
@@ -22,8 +22,9 @@ from .linear import LinearParams, linear_eval
 class TransferParams:
     root: str = param("", help="the target dataset: a torchvision folder, an ImageFolder tree or a .tar.gz of one")
     format: str = param("auto", help="its layout (as data.format)")
-    classes: list[str] | None = param(None, nonempty=True, help="only these of its classes (as data.classes), e.g. "
-                                                                  "the 5 CIFAR-10 classes the pretraining left out")
+    classes: list[str] | None = field(default=None, metadata={  # left out of the config when unset
+        **param(None, nonempty=True).metadata, "omit_none": True,
+        "help": "only these of its classes (as data.classes), e.g. the 5 CIFAR-10 classes the pretraining left out"})
     train_per_class: int | None = param(None, low=1, help="a class-balanced subset of its train split")
     test_per_class: int | None = param(None, low=1, help="a class-balanced subset of its test split")
 

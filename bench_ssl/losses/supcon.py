@@ -7,7 +7,7 @@ NT-Xent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -22,18 +22,42 @@ class SupConParams:
     temperature: float = param(0.5, low=0.0, low_open=True, help="tau of the softmax (SupCon: 0.1)")
     normalize: bool = param(True, help="l2-normalise the projections")
     supcon_variant: str = param("out", choices=VARIANTS, help="out = L_out^sup (averaged outside the log), in = L_in^sup")
+    max_positives: int | None = field(default=None, metadata={  # left out of the config when unset: run ids unchanged
+        **param(None, low=1).metadata, "omit_none": True,
+        "help": "each anchor's positives capped (SupCon Table 5): its other views always, then same-class samples "
+                "drawn at random; none: every same-class sample"})
 
 
 P = SupConParams
 
 
+def positives(labels: torch.Tensor, views: int, max_positives: int | None = None,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """(N*V, N*V) bool: anchor a's positives, view-major (a is view a // N of sample a % N). Every other sample
+    with its label; with `max_positives`, its own other views and then at most max_positives - (V - 1)
+    same-class samples of other images, drawn uniformly per anchor (so 1 with two views is SimCLR's positive)."""
+    n = labels.shape[0]
+    lab = labels.repeat(views)
+    itself = torch.eye(views * n, dtype=torch.bool, device=labels.device)
+    positive = (lab[:, None] == lab[None, :]) & ~itself
+    if max_positives is None:
+        return positive
+    sample = torch.arange(n, device=labels.device).repeat(views)
+    own = (sample[:, None] == sample[None, :]) & ~itself
+    others = positive & ~own
+    scores = torch.rand(others.shape, generator=generator, device=labels.device).masked_fill(~others, -1.0)
+    rank = scores.argsort(dim=1, descending=True).argsort(dim=1)  # 0 for the anchor's first drawn candidate
+    budget = (max_positives - own.sum(1)).clamp(min=0)
+    return own | (others & (rank < budget[:, None]))
+
+
 def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = P.temperature, variant: str = P.supcon_variant,
-           normalize: bool = P.normalize) -> torch.Tensor:
+           normalize: bool = P.normalize, max_positives: int | None = P.max_positives) -> torch.Tensor:
     """Mean over the N*V anchors of the SupCon loss; z: (N, V, D) holds V views of N samples, labels: (N,).
 
     Each anchor's softmax runs over all N*V-1 other samples (itself excluded); its positives are the
-    other samples with its label. Anchors without any positive (possible only with V=1) are left out
-    of the mean.
+    other samples with its label (at most `max_positives` of them: see `positives`). Anchors without any
+    positive (possible only with V=1) are left out of the mean.
     """
     if z.dim() != 3 or labels.shape != z.shape[:1]:
         raise ValueError(f"z must be (N, V, D) and labels (N,); got {tuple(z.shape)} and {tuple(labels.shape)}")
@@ -43,11 +67,10 @@ def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = P.tempera
     f = z.float().transpose(0, 1).reshape(v * n, d)  # view-major: anchor a is view a // n of sample a % n
     if normalize:
         f = F.normalize(f, dim=1)
-    lab = labels.repeat(v)
     itself = torch.eye(v * n, dtype=torch.bool, device=f.device)
     logits = (f @ f.T / temperature).masked_fill(itself, float("-inf"))
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-    positive = (lab[:, None] == lab[None, :]) & ~itself
+    positive = positives(labels.to(f.device), v, max_positives)
     n_pos = positive.sum(1)
     has_pos = n_pos > 0
     if variant == "out":  # -1/|P| sum_p log p_ip

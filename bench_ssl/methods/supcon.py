@@ -21,4 +21,5 @@ class SupCon(Method):
         n, v = views[0].shape[0], len(views)
         z = self.project(torch.cat(views))  # one forward pass: BN statistics over all views, as in SupCon's code
         z = z.view(v, n, -1).transpose(0, 1)  # (N, V, D)
-        return supcon(z, labels, temperature=m.temperature, variant=m.supcon_variant, normalize=m.normalize)
+        return supcon(z, labels, temperature=m.temperature, variant=m.supcon_variant, normalize=m.normalize,
+                      max_positives=m.max_positives)
