@@ -173,7 +173,7 @@ def _notes(sweep: Sweep, study: Study, cells: pd.DataFrame, match: Match) -> lis
         what = ", ".join(f"{n} {s}" for s, n in not_done.items())
         notes.append(f"Partial sweep: {what} of {len(sweep.runs)} runs. Cells without a finished run are marked n/a and "
                      f"left out of the agreement statistics; make the report again when the sweep is done.")
-    outside = sum(1 for row in sweep.runs.to_dict("records") if study.run_key(row) is None)
+    outside = sum(1 for row in sweep.runs.to_dict("records") if study.key_of(row) is None)
     if outside:
         notes.append(f"{outside} run(s) do not belong to a cell of this figure; they are listed in the run table only.")
     unmatched = [lab for lab, pk in zip(cells["label"], cells["paper_key"]) if pk is None]
@@ -266,11 +266,14 @@ def _study_table(study: Study, cells: pd.DataFrame, known: bool, match: Match) -
     return own if own is not None else _cell_table(cells, known, match)
 
 
-def _run_order(study: Study, cells: pd.DataFrame) -> dict:
-    """Run group -> its place: the order of the first cell of each group."""
+def _run_order(study: Study, sweep: Sweep, cells: pd.DataFrame) -> dict:
+    """A run's group (`key_of` the run) -> its place: that of the first cell holding one of its runs (the cell's
+    own key, unless the study splits a run into several cells)."""
+    group = {r["run_id"]: study.key_of(r) for r in sweep.runs.to_dict("records")}
     order: dict = {}
-    for k in cells["key"]:
-        order.setdefault(study.run_key_of_cell(k), len(order))
+    for ids in cells["run_ids"]:
+        for run_id in ids:
+            order.setdefault(group.get(run_id), len(order))
     return order
 
 
@@ -291,10 +294,10 @@ def _cell_table(cells: pd.DataFrame, known: bool, match: Match) -> pd.DataFrame:
 
 
 def _run_table(study: Study, sweep: Sweep, cells: pd.DataFrame) -> pd.DataFrame:
-    order = _run_order(study, cells)
+    order = _run_order(study, sweep, cells)
     rows = []
     for r in sweep.runs.to_dict("records"):
-        key = study.run_key(r)
+        key = study.key_of(r)
         error = r.get("error")
         trained = sum(1 for x in curves(r["run_dir"]) if "loss" in x)
         planned = r.get("optim.epochs", "")
@@ -329,10 +332,10 @@ def _pct(v) -> float:
 def _curve_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[FigureItem]:
     """The learning curves of every run in one figure: a panel per metric, a colour per cell (in the figure's
     order), seeds thin and their mean thick; runs outside the figure's cells are one more entry."""
-    order = _run_order(study, cells)
+    order = _run_order(study, sweep, cells)
     groups: dict = {}
     for r in sweep.runs.to_dict("records"):
-        key = study.run_key(r)
+        key = study.key_of(r)
         recs = curves(r["run_dir"])
         knn = [(x["epoch"], x["knn_top1"] * 100) for x in recs if x.get("knn_top1") is not None]
         label = study.label(key) if key is not None else "(not in the figure)"
@@ -363,10 +366,10 @@ def _embedding_figures(study: Study, sweep: Sweep, cells: pd.DataFrame) -> list[
 
     from ..eval.embedding import FILE
 
-    order = _run_order(study, cells)
+    order = _run_order(study, sweep, cells)
     found: dict = {}
     for r in sorted(sweep.runs.to_dict("records"), key=lambda r: r.get("seed") or 0):
-        key = study.run_key(r)
+        key = study.key_of(r)
         path = Path(r["run_dir"]) / FILE
         if key in found or not path.exists():
             continue

@@ -95,7 +95,6 @@ class Study:
     xlog = False
     sequential_hue = False  # the hue part is ordered (batch sizes): a sequential palette instead of categories
     separate_x: tuple = ()  # x values drawn as lone points, not joined to the line (e.g. AutoAug)
-    has_paper = True  # published numbers to compare with (else: our cells and the claimed shape only)
     claims_by = "the paper"  # who claims the effects the report checks
     metric_text = ""  # what the figure shows, for its caption (default: the report's metric, e.g. linear top-1)
 
@@ -111,18 +110,16 @@ class Study:
         """Effects the paper claims, in paper keys (`match` tells which of them our sweep has)."""
         return []
 
+    @property
+    def has_paper(self) -> bool:
+        """Published numbers to compare with (else: our cells and the claimed shape only)."""
+        return bool(self.paper_table)
+
     def cell_rows(self, runs: pd.DataFrame) -> pd.DataFrame:
         """The rows the cells are built from (`key_of` each, `value` the metric): the runs themselves, or e.g.
-        one row per run and protocol for a study whose cells are (method, protocol)."""
+        one row per run and protocol for a study whose cells are (method, protocol). `key_of` of a run itself
+        is then the group the run is listed and drawn under (run table, learning curves, embeddings)."""
         return runs
-
-    def run_key(self, run: dict):
-        """The group a run is listed and drawn under (run table, learning curves, embeddings)."""
-        return self.key_of(run)
-
-    def run_key_of_cell(self, key: tuple):
-        """The run group a cell belongs to (the identity, unless cells split a run into several)."""
-        return key
 
     def cell_table(self, cells: pd.DataFrame) -> pd.DataFrame | None:
         """The report's Cells table in the study's own form (None: the standard one, a row per cell)."""

@@ -17,6 +17,16 @@ CASES = {  # (MLP, aug+, cosine) -> the paper's row
 V1, A, B, C, D = CASES.values()
 
 
+def ingredients(run: dict) -> tuple[bool, bool, bool] | None:
+    """(MLP head, aug+, cosine schedule) of a run, as MoCo v2 counts them; None for a head that is neither MoCo
+    v1's fc nor v2's MLP, or blur in one view only (aug+ is both views or neither)."""
+    head = run.get("model.head.type")
+    blur = ["blur" in views(run, "augment.view1"), "blur" in views(run, "augment.view2")]
+    if head not in ("linear", "mlp") or blur[0] != blur[1]:
+        return None
+    return head == "mlp", blur[0], run.get("optim.schedule", "cosine") == "cosine"
+
+
 class MocoV2Ablation(Study):
     figure = "MoCo v2 Table 1"
     title = "what MoCo v2 adds to MoCo v1"
@@ -39,15 +49,7 @@ class MocoV2Ablation(Study):
         return out
 
     def key_of(self, run: dict):
-        if run.get("method.name") != "moco":
-            return None
-        head = run.get("model.head.type")
-        if head not in ("linear", "mlp"):
-            return None
-        blur = ["blur" in views(run, "augment.view1"), "blur" in views(run, "augment.view2")]
-        if blur[0] != blur[1]:
-            return None  # aug+ is both views or neither
-        case = CASES.get((head == "mlp", blur[0], run.get("optim.schedule", "cosine") == "cosine"))
+        case = CASES.get(ingredients(run)) if run.get("method.name") == "moco" else None
         return (case,) if case else None
 
     def part_label(self, part, value) -> str:

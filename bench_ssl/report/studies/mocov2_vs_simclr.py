@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..agreement import Claim
 from ...registry import STUDIES
-from .base import PaperCell, Study, views
+from .base import PaperCell, Study
+from .mocov2_ablation import ingredients
 
 V1, SIMCLR, V2 = "MoCo v1", "SimCLR", "MoCo v2"
 
@@ -28,16 +29,10 @@ class MocoV2VsSimCLR(Study):
         return [PaperCell((m,), float(v)) for m, v in zip(df.loc[rows, "method"], df.loc[rows, "imagenet_top1"])]
 
     def key_of(self, run: dict):
-        name, head = run.get("method.name"), run.get("model.head.type")
-        blur = "blur" in views(run, "augment.view1") and "blur" in views(run, "augment.view2")
-        cosine = run.get("optim.schedule", "cosine") == "cosine"
-        if name == "simclr" and head == "mlp" and blur and cosine:
-            return (SIMCLR,)
-        if name == "moco" and head == "linear" and not blur and not cosine:
-            return (V1,)
-        if name == "moco" and head == "mlp" and blur and cosine:
-            return (V2,)
-        return None
+        cases = {"simclr": {(True, True, True): SIMCLR},  # SimCLR with MoCo v2's three ingredients
+                 "moco": {(False, False, False): V1, (True, True, True): V2}}
+        case = cases.get(run.get("method.name"), {}).get(ingredients(run))
+        return (case,) if case else None
 
     def claims(self, match) -> list[Claim]:
         return [

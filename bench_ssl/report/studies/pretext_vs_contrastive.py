@@ -50,7 +50,6 @@ class PretextVsContrastive(Study):
     parts = ("method", "protocol")
     orders = {0: list(METHODS.values()), 1: list(PROTOCOLS)}
     kind = "bar"
-    has_paper = False
     claims_by = "the literature"
     metric_text = "each protocol's score (%; the transfer rows on the held-out classes)"
 
@@ -59,13 +58,6 @@ class PretextVsContrastive(Study):
 
     def match(self, keys: list[tuple]) -> Match:
         return Match({k: k for k in keys})  # the claims are stated in our own cells
-
-    def run_key(self, run: dict):
-        m = METHODS.get(run.get("method.name"))
-        return (m,) if m else None
-
-    def run_key_of_cell(self, key: tuple):
-        return key[:1]
 
     def cell_rows(self, runs: pd.DataFrame) -> pd.DataFrame:
         """One row per (run, protocol) with the protocol's number as `value` (%, NaN unless done) and the

@@ -3,6 +3,8 @@ beyond about five more positives change little."""
 
 from __future__ import annotations
 
+import math
+
 from ..agreement import Claim
 from ...registry import STUDIES
 from .base import PaperCell, Study, number
@@ -34,10 +36,8 @@ class SupConPositives(Study):
     def key_of(self, run: dict):
         if run.get("method.name") != "supcon" or run.get("method.supcon_variant", "out") != "out":
             return None
-        n = run.get("method.max_positives")
-        if n is None or (isinstance(n, float) and n != n):
-            return (ALL,)
-        return (int(n),)
+        n = number(run.get("method.max_positives"))  # NaN: not set (None in a config, empty in the table)
+        return (ALL,) if math.isnan(n) else (int(n),)
 
     def label(self, key) -> str:
         return "all" if key[0] == ALL else f"{key[0]} positive{'s' if key[0] != 1 else ''}"
