@@ -161,3 +161,63 @@ def test_tsne_affinities_match_the_perplexity_and_the_embedding_separates_what_i
     assert kl_divergence(p_blobs, emb) < kl_divergence(p_blobs, torch.randn(300, 2, generator=g))  # it minimised KL
     rows = balanced_sample(y, 50, seed=1)
     assert torch.bincount(y[rows]).tolist() == [10] * 5 and torch.equal(rows, balanced_sample(y, 50, seed=1))
+
+
+@pytest.mark.parametrize("solver", ["lars", "rmsprop"])
+def test_linear_eval_lars_and_rmsprop_solvers_reach_the_lbfgs_answer(solver):
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(10, 3, generator=g)
+    x = torch.randn(600, 10, generator=g)
+    y = (x @ w).argmax(1)
+    ref = linear_eval(x[:500], y[:500], x[500:], y[500:], 3, [1e-4])
+    res = linear_eval(x[:500], y[:500], x[500:], y[500:], 3, [1e-4], solver=solver, epochs=100)
+    assert ref.top1 > 0.9 and res.top1 > ref.top1 - 0.05, (solver, res.top1, ref.top1)
+
+
+def test_linear_optimizers_fits_each_optimizer_on_the_same_features_and_refuses_unknown_ones():
+    from bench_ssl.config import load_config
+    from bench_ssl.errors import ConfigError
+    from bench_ssl.eval import EvalContext
+    from bench_ssl.eval.linear_optimizers import LinearOptimizersParams, linear_optimizers
+    from bench_ssl.train.tensors import TensorData
+
+    g = torch.Generator().manual_seed(2)
+    centres = torch.rand(3, 3, 1, 1, generator=g)
+    y = torch.arange(300) % 3
+    images = ((centres[y] + 0.05 * torch.randn(300, 3, 8, 8, generator=g)).clamp(0, 1) * 255).to(torch.uint8)
+    data = TensorData(images[:240], y[:240], images[240:], y[240:], torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1),
+                      ["a", "b", "c"])
+    method = torch.nn.Module()
+    method.backbone = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())  # the colour: separable
+    cfg = load_config(None, ["data.root=/unused", "eval.protocols=[knn,linear_optimizers]"])
+    out = linear_optimizers(EvalContext(cfg=cfg, method=method, data=data), LinearOptimizersParams(epochs=50))
+    assert sorted(k for k in out if k.endswith("_top1")) == ["linear_lars_top1", "linear_rmsprop_top1", "linear_sgd_top1"]
+    assert all(out[k] == 1.0 for k in out if k.endswith("_top1")), out
+    with pytest.raises(ConfigError, match=r"'lbfgs' is not allowed; allowed: sgd, lars, rmsprop"):
+        load_config(None, ["data.root=/unused", "eval.protocols=[linear_optimizers]",
+                           "eval.linear_optimizers.optimizers=[lbfgs]"])
+
+
+def test_the_classifier_protocol_scores_the_methods_own_classifier_and_refuses_a_method_without_one():
+    from bench_ssl.config import load_config
+    from bench_ssl.errors import ConfigError
+    from bench_ssl.eval import EvalContext
+    from bench_ssl.eval.classifier import ClassifierParams, classifier
+    from bench_ssl.train.tensors import TensorData
+
+    images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    images[1, 0] = images[3, 0] = 255  # red images are class 1
+    y = torch.tensor([0, 1, 0, 1])
+    method = torch.nn.Module()
+    method.backbone = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    method.classifier = torch.nn.Linear(3, 2)
+    with torch.no_grad():  # logit 1 = 10 x red - 5: right on every image but the last, which is labelled 0 below
+        method.classifier.weight.copy_(torch.tensor([[0.0, 0, 0], [10.0, 0, 0]]))
+        method.classifier.bias.copy_(torch.tensor([0.0, -5.0]))
+    data = TensorData(images, y, images, torch.tensor([0, 1, 0, 0]), torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1),
+                      ["a", "b"])
+    cfg = load_config(None, ["data.root=/unused", "method.name=supervised", "eval.protocols=[knn,linear,classifier]"])
+    out = classifier(EvalContext(cfg=cfg, method=method, data=data), ClassifierParams())
+    assert out["classifier_top1"] == pytest.approx(0.75) and out["classifier_top5"] == 1.0
+    with pytest.raises(ConfigError, match="method 'simclr' trains none; use it with method.name: supervised"):
+        load_config(None, ["data.root=/unused", "method.name=simclr", "eval.protocols=[knn,classifier]"])

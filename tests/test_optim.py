@@ -50,7 +50,8 @@ def test_bias_and_bn_excluded_from_decay_and_lars():
     assert len(param_groups(model, 1e-4, exclude_bias_bn=False)) == 1
 
 
-@pytest.mark.parametrize("name,cls", [("sgd", torch.optim.SGD), ("lars", LARS), ("adamw", torch.optim.AdamW)])
+@pytest.mark.parametrize("name,cls", [("sgd", torch.optim.SGD), ("lars", LARS), ("adamw", torch.optim.AdamW),
+                                      ("rmsprop", torch.optim.RMSprop)])
 def test_build_optimizer_scales_lr(name, cls):
     model = torch.nn.Linear(4, 2)
     opt = build_optimizer(model, OptimConfig(name=name, lr=0.3, lr_scaling="linear", batch_size=512))

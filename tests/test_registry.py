@@ -42,11 +42,12 @@ def test_every_kind_of_component_is_registered_by_name():
     assert set(AUGMENTATIONS) == {"crop", "flip", "color", "blur", "cutout", "sobel", "noise", "rotate", "solarize"}
     assert set(BACKBONES) == {"resnet18", "resnet34", "resnet50", "convnet"}
     assert set(HEADS) == {"none", "linear", "mlp"}
-    assert set(OPTIMIZERS) == {"sgd", "lars", "adamw"}
-    assert set(EVALUATIONS) == {"knn", "linear", "kmeans", "finetune", "semi_supervised", "transfer", "embedding"}
+    assert set(OPTIMIZERS) == {"sgd", "lars", "adamw", "rmsprop"}
+    assert set(EVALUATIONS) == {"knn", "linear", "kmeans", "finetune", "semi_supervised", "transfer", "embedding",
+                                "classifier", "linear_optimizers", "transform_probe"}
     assert set(STUDIES) == {"aug_grid", "batch_epochs", "color_strength", "loss_fn", "lr_scaling", "moco_momentum", "moco_queue",
                             "mocov2_ablation", "mocov2_temperature", "mocov2_vs_simclr", "pretext_vs_contrastive", "proj_head", "supcon", "supcon_loss", "supcon_positives",
-                            "temperature"}
+                            "temperature", "simclr_cifar10", "supcon_two_stage", "supcon_optimizers", "h_vs_gh"}
     assert set(REGISTRIES) == {"method", "loss", "augmentation", "backbone", "head", "optimizer", "evaluation", "study"}
 
 

@@ -20,6 +20,7 @@ class Supervised(Method):
     n_views = 1
     uses_head = False  # no projection: the classifier sits on the features
     needs_labels = True
+    has_classifier = True  # eval.protocols may score it: classifier (the one-stage number)
 
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)

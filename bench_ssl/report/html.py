@@ -52,7 +52,7 @@ def agreement_html(r: Report) -> str:
     if not r.known:
         return ("<p>No published figure is registered for this sweep (bench_ssl/report/studies), so there is nothing "
                 "to compare with; the cells, runs, curves and environment follow.</p>")
-    out = [f"<p><b>{e(verdict_line(r.verdicts, r.study.has_paper))}</b></p>", f"<p>{e(r.resolution)}</p>"]
+    out = [f"<p><b>{e(verdict_line(r.verdicts, r.study.has_best))}</b></p>", f"<p>{e(r.resolution)}</p>"]
     rows = [correlation_row(c) for c in r.correlations]
     if rows:
         out.append("<h3>Rank correlation with the paper</h3>")
@@ -60,7 +60,7 @@ def agreement_html(r: Report) -> str:
         out.append(f"<p class='na'>Over the cells with both a result of ours and a published number; 95% intervals "
                    f"from a bootstrap over cells and over our noise, p from a permutation test. Below {MIN_CELLS} cells "
                    f"a correlation is not evidence, nor above p = 0.05. +1: the same order as the paper.</p>")
-    if r.study.has_paper:
+    if r.study.has_best:
         out.append("<h3>Best setting</h3>")
         out.append(f"<p>{e(best_text(r.best))}</p>")
     b = r.best

@@ -205,11 +205,11 @@ def _summary(d: _Doc) -> None:
     if not r.known:
         d.text("No published figure is registered for this sweep: cells, runs, curves and environment only.")
         return
-    d.text(verdict_line(r.verdicts, r.study.has_paper), weight="bold")
+    d.text(verdict_line(r.verdicts, r.study.has_best), weight="bold")
     d.text(r.resolution, size=7.5)
     if r.correlations:
         d.table(pd.DataFrame([correlation_row(c) for c in r.correlations], columns=CORRELATION_COLUMNS), size=7)
-    if r.study.has_paper:
+    if r.study.has_best:
         d.text("Best setting: " + best_text(r.best))
     if r.claims:
         d.text(f"Effects {r.study.claims_by} claims (higher > lower; differences in points)", weight="bold", gap=0.04)

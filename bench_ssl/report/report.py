@@ -80,6 +80,8 @@ def build(sweep_dir: str | Path, metric: str | None = None) -> Report:
         corr, best, claims = agreement(study, cells, paper, match)
         if not study.has_paper:  # nothing published to correlate with or to name a best setting
             corr, best = [], None
+        if not study.has_best:
+            best = None
     else:
         corr, best, claims = [], None, []
     title = f"{study.figure}: {study.title}" if known else f"Sweep {sweep.name}"

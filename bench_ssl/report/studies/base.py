@@ -115,6 +115,12 @@ class Study:
         """Published numbers to compare with (else: our cells and the claimed shape only)."""
         return bool(self.paper_table)
 
+    @property
+    def has_best(self) -> bool:
+        """The cells are rival settings of one thing, so the paper's best setting can be looked for in ours (not
+        so when each cell measures something else, e.g. SimCLR Table 3's four prediction tasks)."""
+        return self.has_paper
+
     def cell_rows(self, runs: pd.DataFrame) -> pd.DataFrame:
         """The rows the cells are built from (`key_of` each, `value` the metric): the runs themselves, or e.g.
         one row per run and protocol for a study whose cells are (method, protocol). `key_of` of a run itself

@@ -1,0 +1,35 @@
+"""The method's own classifier, scored once on the test set: the one-stage cross-entropy number (SupCon Table 7's
+"Cross Entropy (1 stage)"), beside the two-stage number the linear protocol gives on the same frozen backbone.
+Only a method that trains a classifier with the backbone (`has_classifier`, e.g. supervised) has one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ConfigError
+from ..registry import EVALUATIONS, METHODS
+from .linear import topk_accuracy
+
+
+@dataclass
+class ClassifierParams:
+    def check(self, where: str, cfg) -> None:
+        name = getattr(getattr(cfg, "method", None), "name", None)
+        if name in METHODS and not getattr(METHODS[name], "has_classifier", False):
+            takers = [n for n, m in METHODS.items() if getattr(m, "has_classifier", False)]
+            raise ConfigError(f"eval.protocols: 'classifier' scores the classifier a method trains, and method {name!r} "
+                              f"trains none; use it with method.name: {' or '.join(takers)}, or take it out of eval.protocols")
+
+
+@EVALUATIONS.register("classifier", ClassifierParams)
+@torch.no_grad()
+def classifier(ctx, p: ClassifierParams) -> dict:
+    """The method's own classifier on the frozen test features (top-1 and top-5), nothing refit"""
+    _, _, test_f = ctx.features()
+    head = ctx.method.classifier
+    weight = head.weight.float()
+    logits = test_f @ weight.T + head.bias.float()
+    y = ctx.data.test_y
+    return {"classifier_top1": topk_accuracy(logits, y, 1), "classifier_top5": topk_accuracy(logits, y, 5)}

@@ -1,0 +1,63 @@
+"""SupCon Table 7: supervised contrastive pretraining then a linear classifier, against cross-entropy scored
+two ways on the same runs: its own jointly trained classifier (1 stage) and a linear classifier refit on its
+frozen backbone (2 stages). A cross-entropy run gives both cells, from the `classifier` and `linear` protocols."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..agreement import Claim
+from ...registry import STUDIES
+from .base import PaperCell, Study, number
+
+SUPCON, CE1, CE2 = "Supervised Contrastive", "Cross Entropy (1 stage)", "Cross Entropy (2 stage)"
+# cell -> (method, the result field that scores it)
+CELLS = {SUPCON: ("supcon", "linear_top1"), CE1: ("supervised", "classifier_top1"), CE2: ("supervised", "linear_top1")}
+
+
+class SupConTwoStage(Study):
+    figure = "SupCon Table 7"
+    title = "two-stage SupCon against one- and two-stage cross-entropy"
+    citation = "Khosla et al. 2020, SupCon, arXiv:2004.11362"
+    paper_table = "supcon_table7_two_stage_ce"
+    paper_setup = "ImageNet, ResNet-50"
+    expected = ("SupCon then a linear classifier beats cross-entropy's own classifier (78.7 vs 77.1), which beats a "
+                "linear classifier refit on the cross-entropy backbone (73.7)")
+    parts = ("model",)
+    orders = {0: list(CELLS)}
+    kind = "bar"
+    x = 0
+    metric_text = "top-1 (%): SupCon and CE (2 stage) by the linear protocol, CE (1 stage) by its own classifier"
+
+    def paper(self) -> list[PaperCell]:
+        df = self.load_paper()
+        return [PaperCell((m,), number(v)) for m, v in zip(df["model"], df["top1"]) if m in CELLS]
+
+    def cell_rows(self, runs: pd.DataFrame) -> pd.DataFrame:
+        """A SupCon run gives one row (its linear top-1), a cross-entropy run two (its classifier's top-1 and the
+        linear protocol's); a finished run without the field gives none."""
+        out = []
+        for cell, (method, field) in CELLS.items():
+            rows = runs[runs.get("method.name", pd.Series(index=runs.index, dtype=object)) == method].copy()
+            raw = pd.to_numeric(rows[field], errors="coerce") if field in rows else pd.Series(np.nan, index=rows.index)
+            rows["value"] = (raw * 100).where(rows["status"] == "done")
+            rows["cell"] = cell
+            out.append(rows[(rows["status"] != "done") | rows["value"].notna()])
+        return pd.concat(out, ignore_index=True) if out else runs.iloc[:0]
+
+    def key_of(self, run: dict):
+        cell = run.get("cell")
+        if cell in CELLS:
+            return (cell,)
+        return {"supcon": (SUPCON,), "supervised": ("Cross Entropy",)}.get(run.get("method.name"))
+
+    def claims(self, match) -> list[Claim]:
+        return [
+            Claim("SupCon (2 stage) beats cross-entropy's own classifier (1 stage)", ((SUPCON,),), ((CE1,),)),
+            Claim("cross-entropy's own classifier beats a linear classifier refit on its backbone", ((CE1,),), ((CE2,),)),
+            Claim("SupCon beats cross-entropy, both two-stage", ((SUPCON,),), ((CE2,),)),
+        ]
+
+
+STUDY = STUDIES.register("supcon_two_stage")(SupConTwoStage())
