@@ -39,15 +39,17 @@ def test_every_kind_of_component_is_registered_by_name():
     assert set(METHODS) == {"simclr", "moco", "memory_bank", "end_to_end", "supcon", "supervised", "byol", "simsiam",
                             "rotation", "jigsaw", "relative_patch", "exemplar", "colorization", "inpainting", "counting"}
     assert set(LOSSES) == {"nt_xent", "nt_logistic", "margin_triplet"}
-    assert set(AUGMENTATIONS) == {"crop", "flip", "color", "blur", "cutout", "sobel", "noise", "rotate", "solarize"}
+    assert set(AUGMENTATIONS) == {"crop", "flip", "color", "blur", "cutout", "sobel", "noise", "rotate", "solarize",
+                                  "randaugment", "autoaugment"}
     assert set(BACKBONES) == {"resnet18", "resnet34", "resnet50", "convnet"}
     assert set(HEADS) == {"none", "linear", "mlp"}
     assert set(OPTIMIZERS) == {"sgd", "lars", "adamw", "rmsprop"}
     assert set(EVALUATIONS) == {"knn", "linear", "kmeans", "finetune", "semi_supervised", "transfer", "embedding",
-                                "classifier", "linear_optimizers", "transform_probe"}
+                                "classifier", "linear_optimizers", "transform_probe", "linear_augment", "corruption"}
     assert set(STUDIES) == {"aug_grid", "batch_epochs", "color_strength", "loss_fn", "lr_scaling", "moco_momentum", "moco_queue",
                             "mocov2_ablation", "mocov2_temperature", "mocov2_vs_simclr", "pretext_vs_contrastive", "proj_head", "supcon", "supcon_loss", "supcon_positives",
-                            "temperature", "simclr_cifar10", "supcon_two_stage", "supcon_optimizers", "h_vs_gh"}
+                            "temperature", "simclr_cifar10", "supcon_two_stage", "supcon_optimizers", "h_vs_gh",
+                            "supcon_augmentations", "supcon_corruptions"}
     assert set(REGISTRIES) == {"method", "loss", "augmentation", "backbone", "head", "optimizer", "evaluation", "study"}
 
 

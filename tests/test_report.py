@@ -54,6 +54,8 @@ PAPER_SWEEPS = {
     "supcon_two_stage": (6, 4),
     "supcon_optimizers": (9, 3),
     "h_vs_gh": (3, 2),
+    "supcon_augmentations": (12, 4),
+    "supcon_corruptions": (9, 3),
 }
 
 

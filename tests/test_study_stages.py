@@ -123,3 +123,56 @@ def test_simclr_cifar10_claims_are_checked_on_our_cells_and_the_one_published_nu
                                               "τ = 0.1 improves from batch 256 to 1024"]
         assert [round(c.ours_delta, 6) for c in r.claims] == pytest.approx([x * (-1 if mirror else 1) for x in (4.5, 3.5, 4.0)])
         assert {c.verdict for c in r.claims} == {"opposite" if mirror else "agrees"}
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_supcon_table9_each_pretraining_run_gives_its_four_linear_stage_cells(tmp_path, mirror):
+    p = paper("supcon_augmentations")
+    names = {"simaugment": "SimAugment", "autoaugment": "AutoAugment", "randaugment": "RandAugment",
+             "stacked_randaugment": "Stacked RandAugment"}
+
+    def pretraining(run):
+        v = run.config.augment.view1
+        if "randaugment" in v:
+            return "Stacked RandAugment" if "color" in v else "RandAugment"
+        return "AutoAugment" if "autoaugment" in v else "SimAugment"
+
+    def fields(run):
+        pre = pretraining(run)
+        return {f"linear_aug_{ours}_top1": ((100 - p[(pre, name)]) if mirror else p[(pre, name)]) / 100
+                for ours, name in names.items()}  # no seed jitter: the paper's ties stay ties
+
+    sweep_dir, runs = fake_sweep(tmp_path, SWEEPS / "supcon_augmentations.yaml")
+    fill(sweep_dir, runs, fields)
+    r = build(sweep_dir)
+    assert len(runs) == 12 and len(r.cells) == 16 and (r.cells["n_done"] == 3).all()
+    assert set(r.cells["key"]) == set(p)
+    check(r, mirror)
+    assert r.best.paper_label == "AutoAugment → AutoAugment"
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_supcon_fig3_scores_the_mean_and_relative_corruption_error_and_calls_the_lower_one(tmp_path, mirror):
+    # ours: clean error 20 / 25 / 30 and corrupted 40 / 47 / 50 (SupCon / cross-entropy / SimCLR): SupCon lower on
+    # both measures (40 vs 47; a rise of 20 vs 22); the mirror swaps SupCon and cross-entropy
+    clean = {"supcon": 25.0 if mirror else 20.0, "supervised": 20.0 if mirror else 25.0, "simclr": 30.0}
+    error = {"supcon": 47.0 if mirror else 40.0, "supervised": 40.0 if mirror else 47.0, "simclr": 50.0}
+
+    def fields(run):
+        m = run.config.method.name
+        return {"corruption_mean_top1": (100 - error[m] + jitter(run)) / 100,
+                "corruption_clean_top1": (100 - clean[m] + jitter(run)) / 100, "corruption_num_test": 10_000}
+
+    sweep_dir, runs = fake_sweep(tmp_path, SWEEPS / "supcon_corruptions.yaml")
+    fill(sweep_dir, runs, fields)
+    r = build(sweep_dir)
+    means = dict(zip(r.cells["key"], r.cells["mean"]))
+    mce, rel = "mean corruption error", "relative error (minus the clean error)"
+    assert means == pytest.approx({("Supervised Contrastive", mce): error["supcon"], ("Cross-Entropy", mce): error["supervised"],
+                                   ("SimCLR", mce): 50.0, ("Supervised Contrastive", rel): error["supcon"] - clean["supcon"],
+                                   ("Cross-Entropy", rel): error["supervised"] - clean["supervised"], ("SimCLR", rel): 20.0})
+    assert [c.paper_delta for c in r.claims] == pytest.approx([68.6 - 67.2, 96.2 - 94.6])
+    assert [c.verdict for c in r.claims] == ["opposite" if mirror else "agrees"] * 2
+    assert r.best is None  # an error: the highest cell is the worst, so no best setting is named
+    simclr = r.cells[[k[0] == "SimCLR" for k in r.cells["key"]]]
+    assert simclr["paper"].isna().all()  # not in the paper's figure

@@ -45,6 +45,7 @@ class LinearResult:
     top5: float
     weight_decay: float
     val_top1: dict[float, float]
+    classifier: tuple | None = None  # (W, b, mean, std): logits of features f are ((f - mean) / std) @ W + b
 
 
 def fit_logistic(x: torch.Tensor, y: torch.Tensor, num_classes: int, weight_decay: float, *,
@@ -133,7 +134,8 @@ def linear_eval(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tens
     w, b = fit_logistic(train_x, train_y, num_classes, best, solver=solver, max_iter=max_iter, epochs=epochs, seed=seed,
                         lr=lr)
     logits = test_x @ w + b
-    return LinearResult(topk_accuracy(logits, test_y, 1), topk_accuracy(logits, test_y, 5), best, val_top1)
+    return LinearResult(topk_accuracy(logits, test_y, 1), topk_accuracy(logits, test_y, 5), best, val_top1,
+                        (w, b, mean, std))
 
 
 @EVALUATIONS.register("linear", LinearParams)

@@ -97,6 +97,8 @@ class Study:
     separate_x: tuple = ()  # x values drawn as lone points, not joined to the line (e.g. AutoAug)
     claims_by = "the paper"  # who claims the effects the report checks
     metric_text = ""  # what the figure shows, for its caption (default: the report's metric, e.g. linear top-1)
+    metric_label = ""  # our panel's axis label (default: the report's metric)
+    paper_metric_label = "linear top-1 (%)"  # the paper panel's axis label
 
     # ------------------------------------------------------------------ to fill in
     def paper(self) -> list[PaperCell]:
@@ -191,8 +193,8 @@ class Study:
                               for k, v, note in zip(paper["key"], paper["value"], paper["note"])
                               if self.facet is None or k[self.facet] == facet]
                 suffix = f" — {self.part_label(self.facet, facet)}" if facet is not None else ""
-                self._panel(axes[row, 0], ours_rows, f"Ours{suffix}", ctx.metric_label, legend=True)
-                self._panel(axes[row, 1], paper_rows, f"Paper{suffix}", "linear top-1 (%)", legend=True)
+                self._panel(axes[row, 0], ours_rows, f"Ours{suffix}", self.metric_label or ctx.metric_label, legend=True)
+                self._panel(axes[row, 1], paper_rows, f"Paper{suffix}", self.paper_metric_label, legend=True)
             first = f" — {self.part_label(self.facet, facets[0])}" if facets[0] is not None else ""
             axes[0, 0].set_title(f"Ours{first}\n{figures.wrap(ctx.ours_setup)}", fontsize=7.5)
             axes[0, 1].set_title(f"Paper{first}\n{figures.wrap(ctx.paper_setup)}", fontsize=7.5)
