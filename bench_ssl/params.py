@@ -68,6 +68,14 @@ def check_choice(key: str, value, allowed, sep: str = ": ") -> None:
         raise ConfigError(f"{key}{sep}{value!r} is not allowed{suggest(value, allowed)}; allowed: {', '.join(map(str, allowed))}")
 
 
+def check_names(key: str, values, allowed) -> None:
+    """A list naming some of `allowed`, each once (e.g. the tasks or optimizers a protocol runs)."""
+    for v in values:
+        check_choice(key, v, allowed)
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{key}: {list(values)} names one twice; list each once")
+
+
 def check_int(key: str, value, low: int | None = None, high: int | None = None, sep: str = ": ") -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{key}{sep}{value!r} is not an integer")

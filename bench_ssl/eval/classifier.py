@@ -13,14 +13,19 @@ from ..registry import EVALUATIONS, METHODS
 from .linear import topk_accuracy
 
 
+def check_trains_classifier(cfg, what: str, instead: str) -> None:
+    """`what` needs the run's method to train a classifier of the classes; else one line saying which do."""
+    name = getattr(getattr(cfg, "method", None), "name", None)
+    if name in METHODS and not getattr(METHODS[name], "has_classifier", False):
+        takers = [n for n, m in METHODS.items() if getattr(m, "has_classifier", False)]
+        raise ConfigError(f"{what} the classifier a method trains, and method {name!r} trains none; use it with "
+                          f"method.name: {' or '.join(takers)}, or {instead}")
+
+
 @dataclass
 class ClassifierParams:
     def check(self, where: str, cfg) -> None:
-        name = getattr(getattr(cfg, "method", None), "name", None)
-        if name in METHODS and not getattr(METHODS[name], "has_classifier", False):
-            takers = [n for n, m in METHODS.items() if getattr(m, "has_classifier", False)]
-            raise ConfigError(f"eval.protocols: 'classifier' scores the classifier a method trains, and method {name!r} "
-                              f"trains none; use it with method.name: {' or '.join(takers)}, or take it out of eval.protocols")
+        check_trains_classifier(cfg, "eval.protocols: 'classifier' scores", "take it out of eval.protocols")
 
 
 @EVALUATIONS.register("classifier", ClassifierParams)

@@ -16,9 +16,9 @@ import torch
 
 from ..augment import to_float
 from ..corruptions import NAMES, SEVERITIES, corrupt
-from ..errors import ConfigError
-from ..params import param
-from ..registry import EVALUATIONS, suggest
+from ..params import check_names, param
+from ..registry import EVALUATIONS
+from .classifier import check_trains_classifier
 from .features import extract_features
 from .linear import LinearParams, linear_eval, topk_accuracy
 
@@ -37,20 +37,10 @@ class CorruptionParams:
     test_images: int | None = param(None, low=1, help="score only the first this many test images (unset: all)")
 
     def check(self, where: str, cfg) -> None:
-        for name in self.corruptions:
-            if name not in NAMES:
-                raise ConfigError(f"{where}.corruptions: {name!r} is not allowed{suggest(name, NAMES)}; allowed: "
-                                  f"{', '.join(NAMES)}")
-        bad = [s for s in self.severities if s not in SEVERITIES]
-        if bad:
-            raise ConfigError(f"{where}.severities: {bad[0]!r} is not a severity; use some of 1, 2, 3, 4, 5")
+        check_names(f"{where}.corruptions", self.corruptions, NAMES)
+        check_names(f"{where}.severities", self.severities, SEVERITIES)
         if self.classifier == "own":
-            from ..registry import METHODS
-
-            name = getattr(getattr(cfg, "method", None), "name", None)
-            if name in METHODS and not getattr(METHODS[name], "has_classifier", False):
-                raise ConfigError(f"{where}.classifier: 'own' needs a method that trains a classifier, and {name!r} "
-                                  f"trains none; use auto or linear")
+            check_trains_classifier(cfg, f"{where}.classifier: 'own' uses", "use auto or linear")
 
 
 @EVALUATIONS.register("corruption", CorruptionParams)

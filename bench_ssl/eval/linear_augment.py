@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from ..augment import build_pipeline, to_float
-from ..errors import ConfigError
-from ..params import param
-from ..registry import EVALUATIONS, suggest
+from ..params import check_names, param
+from ..registry import EVALUATIONS
 from .linear import topk_accuracy
 
 # SupCon's names -> our ops. SimAugment is SimCLR's ImageNet recipe (SupCon adds a sparse image warp, left out);
@@ -43,12 +42,7 @@ class LinearAugmentParams:
     weight_decay: float = param(0.0, low=0.0)
 
     def check(self, where: str, cfg) -> None:
-        for name in self.augmentations:
-            if name not in AUGMENTATIONS:
-                raise ConfigError(f"{where}.augmentations: {name!r} is not allowed{suggest(name, AUGMENTATIONS)}; "
-                                  f"allowed: {', '.join(AUGMENTATIONS)}")
-        if len(set(self.augmentations)) != len(self.augmentations):
-            raise ConfigError(f"{where}.augmentations: {self.augmentations} names one twice; list each once")
+        check_names(f"{where}.augmentations", self.augmentations, AUGMENTATIONS)
 
 
 def pipeline_for(name: str, cfg):

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..errors import ConfigError
-from ..params import param
+from ..params import check_names, param
 from ..registry import EVALUATIONS
 from .linear import SOLVERS, LinearParams, linear_eval
 
@@ -21,14 +20,7 @@ class LinearOptimizersParams:
     epochs: int = param(100, low=1, help="epochs of each fit")
 
     def check(self, where: str, cfg) -> None:
-        from ..registry import suggest
-
-        for name in self.optimizers:
-            if name not in MINIBATCH:
-                raise ConfigError(f"{where}.optimizers: {name!r} is not allowed{suggest(name, MINIBATCH)}; allowed: "
-                                  f"{', '.join(MINIBATCH)}")
-        if len(set(self.optimizers)) != len(self.optimizers):
-            raise ConfigError(f"{where}.optimizers: {self.optimizers} names one twice; list each once")
+        check_names(f"{where}.optimizers", self.optimizers, MINIBATCH)
 
 
 @EVALUATIONS.register("linear_optimizers", LinearOptimizersParams)

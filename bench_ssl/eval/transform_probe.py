@@ -18,9 +18,8 @@ import torch.nn.functional as F
 
 from ..augment import build_op, to_float
 from ..augment._base import grayscale
-from ..errors import ConfigError
-from ..params import param
-from ..registry import EVALUATIONS, suggest
+from ..params import check_names, param
+from ..registry import EVALUATIONS
 from .features import extract_features
 from .linear import linear_eval, topk_accuracy
 
@@ -42,11 +41,7 @@ class TransformProbeParams:
                                                         "(unset: all)")
 
     def check(self, where: str, cfg) -> None:
-        for t in self.tasks:
-            if t not in TASKS:
-                raise ConfigError(f"{where}.tasks: {t!r} is not allowed{suggest(t, TASKS)}; allowed: {', '.join(TASKS)}")
-        if len(set(self.tasks)) != len(self.tasks):
-            raise ConfigError(f"{where}.tasks: {self.tasks} names one twice; list each once")
+        check_names(f"{where}.tasks", self.tasks, TASKS)
 
 
 def transform(task: str, x: torch.Tensor, generator: torch.Generator, noise=None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,6 +23,18 @@ def half_widths(cells: pd.DataFrame) -> list[float]:
     return [Z95 * float(e) if e is not None else math.nan for e in cells["se"]]
 
 
+def field_rows(runs: pd.DataFrame, metric: str, **columns) -> pd.DataFrame:
+    """For `Study.cell_rows`: the runs again, `value` the result field `metric` in % (NaN unless finished),
+    `columns` set on every row. A finished run without the field is left out: it did not evaluate it, so it
+    makes no cell rather than one shown as not run yet."""
+    rows = runs.copy()
+    raw = pd.to_numeric(rows[metric], errors="coerce") if metric in rows else pd.Series(np.nan, index=rows.index)
+    rows["value"] = (raw * 100).where(rows["status"] == "done")
+    for name, v in columns.items():
+        rows[name] = v
+    return rows[(rows["status"] != "done") | rows["value"].notna()]
+
+
 @dataclass
 class PaperCell:
     key: tuple
@@ -313,4 +325,4 @@ def _hashable(v):
     return v
 
 
-__all__ = ["DrawContext", "GenericStudy", "Match", "PaperCell", "Study", "align_levels", "number", "views"]
+__all__ = ["DrawContext", "GenericStudy", "Match", "PaperCell", "Study", "align_levels", "field_rows", "number", "views"]

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..agreement import Claim
 from ...registry import STUDIES
-from .base import PaperCell, Study, number
+from .base import PaperCell, Study, field_rows, number
 
 TASKS = {"grayscale": "Color vs grayscale", "rotation": "Rotation", "noise": "Orig. vs corrupted",
          "sobel": "Orig. vs Sobel filtered"}  # the probe's task -> the paper's row
@@ -50,15 +50,12 @@ class HVsGh(Study):
         for task, row in TASKS.items():
             for rep, name in REPRESENTATIONS.items():
                 field = f"probe_{task}_{rep}" if rep == "chance" else f"probe_{task}_{rep}_top1"
-                rows = runs.copy()
-                raw = pd.to_numeric(rows[field], errors="coerce") if field in rows else pd.Series(np.nan, index=rows.index)
-                rows["value"] = (raw * 100).where(rows["status"] == "done")
-                rows["task"], rows["representation"] = row, name
+                rows = field_rows(runs, field, task=row, representation=name)
                 if rep == "chance":
                     rows["num_test"] = np.nan
                 elif "probe_num_test" in rows:
                     rows["num_test"] = rows["probe_num_test"]
-                out.append(rows[(rows["status"] != "done") | rows["value"].notna()])
+                out.append(rows)
         return pd.concat(out, ignore_index=True)
 
     def key_of(self, run: dict):

@@ -13,7 +13,7 @@ import pandas as pd
 from .. import figures
 from ..agreement import Claim
 from ...registry import STUDIES
-from .base import Match, PaperCell, Study, half_widths
+from .base import Match, PaperCell, Study, field_rows, half_widths
 
 PRETEXT = {"rotation": "Rotation", "jigsaw": "Jigsaw", "relative_patch": "Relative patch", "exemplar": "Exemplar",
            "colorization": "Colorization", "inpainting": "Inpainting", "counting": "Counting"}
@@ -65,16 +65,13 @@ class PretextVsContrastive(Study):
         evaluate a protocol has no row for it."""
         out = []
         for protocol, (field, accuracy, n_field) in PROTOCOLS.items():
-            rows = runs.copy()
-            raw = pd.to_numeric(rows[field], errors="coerce") if field in rows else pd.Series(np.nan, index=rows.index)
-            rows["value"] = (raw * 100).where(rows["status"] == "done")
-            rows["protocol"] = protocol
+            rows = field_rows(runs, field, protocol=protocol)
             if not accuracy:
                 rows["num_test"] = np.nan
             elif n_field is not None:
                 rows["num_test"] = rows[n_field] if n_field in rows else np.nan
-            out.append(rows[(rows["status"] != "done") | rows["value"].notna()])  # a finished run without the
-        return pd.concat(out, ignore_index=True)  # protocol did not evaluate it: no cell, rather than one "not run yet"
+            out.append(rows)
+        return pd.concat(out, ignore_index=True)
 
     def key_of(self, run: dict):
         m = METHODS.get(run.get("method.name"))

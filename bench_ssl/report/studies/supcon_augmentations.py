@@ -4,13 +4,12 @@ its four linear-stage cells (the `linear_augment` protocol)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ...eval.linear_augment import AUGMENTATIONS
 from ..agreement import Claim
 from ...registry import STUDIES
-from .base import PaperCell, Study, number, views
+from .base import PaperCell, Study, field_rows, number, views
 
 NAMES = {"autoaugment": "AutoAugment", "randaugment": "RandAugment", "simaugment": "SimAugment",
          "stacked_randaugment": "Stacked RandAugment"}  # ours -> the paper's
@@ -37,15 +36,8 @@ class SupConAugmentations(Study):
 
     def cell_rows(self, runs: pd.DataFrame) -> pd.DataFrame:
         """One row per (run, linear-stage augmentation), from the linear_aug_<name>_top1 fields."""
-        out = []
-        for ours, name in NAMES.items():
-            field = f"linear_aug_{ours}_top1"
-            rows = runs.copy()
-            raw = pd.to_numeric(rows[field], errors="coerce") if field in rows else pd.Series(np.nan, index=rows.index)
-            rows["value"] = (raw * 100).where(rows["status"] == "done")
-            rows["linear_augmentation"] = name
-            out.append(rows[(rows["status"] != "done") | rows["value"].notna()])
-        return pd.concat(out, ignore_index=True)
+        return pd.concat([field_rows(runs, f"linear_aug_{ours}_top1", linear_augmentation=name)
+                          for ours, name in NAMES.items()], ignore_index=True)
 
     def key_of(self, run: dict):
         if run.get("method.name") != "supcon":

@@ -4,12 +4,11 @@ linear-stage cells (the `linear_optimizers` protocol), so the grid costs three p
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..agreement import Claim
 from ...registry import STUDIES
-from .base import PaperCell, Study, number
+from .base import PaperCell, Study, field_rows, number
 
 OPTIMIZERS = {"lars": "LARS", "rmsprop": "RMSProp", "sgd": "Momentum"}  # ours -> the paper's name
 
@@ -35,15 +34,8 @@ class SupConOptimizers(Study):
 
     def cell_rows(self, runs: pd.DataFrame) -> pd.DataFrame:
         """One row per (run, linear optimizer), from the linear_<optimizer>_top1 fields."""
-        out = []
-        for ours, name in OPTIMIZERS.items():
-            field = f"linear_{ours}_top1"
-            rows = runs.copy()
-            raw = pd.to_numeric(rows[field], errors="coerce") if field in rows else pd.Series(np.nan, index=rows.index)
-            rows["value"] = (raw * 100).where(rows["status"] == "done")
-            rows["linear_optimizer"] = name
-            out.append(rows[(rows["status"] != "done") | rows["value"].notna()])
-        return pd.concat(out, ignore_index=True)
+        return pd.concat([field_rows(runs, f"linear_{ours}_top1", linear_optimizer=name)
+                          for ours, name in OPTIMIZERS.items()], ignore_index=True)
 
     def key_of(self, run: dict):
         pre = OPTIMIZERS.get(run.get("optim.name"))

@@ -4,12 +4,11 @@ frozen backbone (2 stages). A cross-entropy run gives both cells, from the `clas
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..agreement import Claim
 from ...registry import STUDIES
-from .base import PaperCell, Study, number
+from .base import PaperCell, Study, field_rows, number
 
 SUPCON, CE1, CE2 = "Supervised Contrastive", "Cross Entropy (1 stage)", "Cross Entropy (2 stage)"
 # cell -> (method, the result field that scores it)
@@ -37,14 +36,9 @@ class SupConTwoStage(Study):
     def cell_rows(self, runs: pd.DataFrame) -> pd.DataFrame:
         """A SupCon run gives one row (its linear top-1), a cross-entropy run two (its classifier's top-1 and the
         linear protocol's); a finished run without the field gives none."""
-        out = []
-        for cell, (method, field) in CELLS.items():
-            rows = runs[runs.get("method.name", pd.Series(index=runs.index, dtype=object)) == method].copy()
-            raw = pd.to_numeric(rows[field], errors="coerce") if field in rows else pd.Series(np.nan, index=rows.index)
-            rows["value"] = (raw * 100).where(rows["status"] == "done")
-            rows["cell"] = cell
-            out.append(rows[(rows["status"] != "done") | rows["value"].notna()])
-        return pd.concat(out, ignore_index=True) if out else runs.iloc[:0]
+        method = runs["method.name"] if "method.name" in runs else pd.Series(None, index=runs.index, dtype=object)
+        return pd.concat([field_rows(runs[method == m], field, cell=cell) for cell, (m, field) in CELLS.items()],
+                         ignore_index=True)
 
     def key_of(self, run: dict):
         cell = run.get("cell")
