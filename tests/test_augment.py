@@ -16,7 +16,7 @@ from bench_ssl.augment.blur import kernel_size
 from bench_ssl.augment.timing import time_pipeline
 from bench_ssl.errors import ConfigError
 
-NAMES = ["crop", "flip", "color", "blur", "cutout", "sobel", "noise", "rotate", "solarize"]
+NAMES = ["crop", "flip", "color", "blur", "cutout", "sobel", "noise", "rotate", "solarize", "randaugment", "autoaugment"]
 WITH_P = {  # kwargs that make each op with a probability a no-op
     "flip": {"p": 0.0},
     "color": {"p": 0.0, "gray_p": 0.0},
@@ -26,6 +26,8 @@ WITH_P = {  # kwargs that make each op with a probability a no-op
     "noise": {"p": 0.0},
     "rotate": {"p": 0.0},
     "solarize": {"p": 0.0},
+    "randaugment": {"p": 0.0},
+    "autoaugment": {"p": 0.0},
 }
 
 

@@ -54,6 +54,7 @@ class AutoAugment(Augmentation):
         check_images(x)
         subs = sub_policies(self.policy, x.shape[-1])
         out = to_uint8(x)
+        touched = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         for slot in range(2):
             candidates, index = [], {}
             table = torch.full((len(subs), 2), -1, dtype=torch.long)  # [sub-policy, sign] -> candidate
@@ -70,4 +71,6 @@ class AutoAugment(Augmentation):
             choice = table.to(x.device)[j, params["negative"][:, slot]]
             fires = params["fire"][:, slot] <= probs.to(x.device)[j]  # torchvision: applied when its draw <= p
             out = apply_chosen(out, candidates, torch.where(params["apply"] & fires, choice, -1))
-        return out.to(x.dtype).div_(255.0)
+            touched |= params["apply"] & fires
+        # an image no op touched keeps its exact values (no 1/255 rounding)
+        return torch.where(touched.view(-1, 1, 1, 1), out.to(x.dtype).div_(255.0), x)

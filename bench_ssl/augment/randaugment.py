@@ -55,4 +55,5 @@ class RandAugment(Augmentation):
             op = params["op"][:, slot]
             choice = base[op] + offset[op] * params["negative"][:, slot]
             out = apply_chosen(out, candidates, torch.where(params["apply"], choice, -1))
-        return out.to(x.dtype).div_(255.0)
+        # an image left alone keeps its exact values (no 1/255 rounding)
+        return torch.where(params["apply"].view(-1, 1, 1, 1), out.to(x.dtype).div_(255.0), x)
