@@ -30,6 +30,7 @@ class HVsGh(Study):
     kind = "bar"
     x, hue = 0, 1
     metric_text = "the probe's top-1 (%) predicting the transformation, from h, from g(h), and the random guess"
+    metric_label = paper_metric_label = "probe top-1 (%)"
 
     @property
     def has_best(self) -> bool:
@@ -66,6 +67,11 @@ class HVsGh(Study):
 
     def label(self, key) -> str:
         return f"{key[0]}: {key[1]}" if len(key) == 2 else key[0]
+
+    def part_label(self, part, value) -> str:
+        short = {"Color vs grayscale": "colour vs grey", "Rotation": "rotation", "Orig. vs corrupted": "noised",
+                 "Orig. vs Sobel filtered": "Sobel"}
+        return short.get(value, str(value)) if part == 0 else str(value)
 
     def claims(self, match) -> list[Claim]:
         return [Claim(f"{task}: h predicts it better than g(h)", ((task, "h"),), ((task, "g(h)"),))

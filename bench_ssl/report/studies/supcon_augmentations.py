@@ -52,6 +52,10 @@ class SupConAugmentations(Study):
     def label(self, key) -> str:
         return f"{key[0]} → {key[1]}" if len(key) == 2 else f"{key[0]} pretraining"
 
+    def part_label(self, part, value) -> str:
+        return {"AutoAugment": "AutoAug", "RandAugment": "RandAug", "SimAugment": "SimAug",
+                "Stacked RandAugment": "Stacked RA"}.get(value, str(value))
+
     def claims(self, match) -> list[Claim]:
         pooled = lambda pre: tuple((pre, lin) for lin in NAMES.values())  # noqa: E731
         return [

@@ -81,6 +81,9 @@ class SupConCorruptions(Study):
     def match(self, keys):
         return Match({k: k for k in keys})  # SimCLR's cell is ours alone: the paper's figure has no SimCLR
 
+    def part_label(self, part, value) -> str:
+        return {SUPCON: "SupCon", CE: "CE"}.get(value, str(value)) if part == 0 else str(value)
+
     def claims(self, match) -> list[Claim]:
         return [Claim("SupCon's mean corruption error is below cross-entropy's", ((CE, MCE),), ((SUPCON, MCE),)),
                 Claim("SupCon's error rises less under corruption than cross-entropy's (relative error)",

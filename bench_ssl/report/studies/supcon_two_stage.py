@@ -28,6 +28,7 @@ class SupConTwoStage(Study):
     kind = "bar"
     x = 0
     metric_text = "top-1 (%): SupCon and CE (2 stage) by the linear protocol, CE (1 stage) by its own classifier"
+    metric_label = paper_metric_label = "top-1 (%)"
 
     def paper(self) -> list[PaperCell]:
         df = self.load_paper()
@@ -45,6 +46,9 @@ class SupConTwoStage(Study):
         if cell in CELLS:
             return (cell,)
         return {"supcon": (SUPCON,), "supervised": ("Cross Entropy",)}.get(run.get("method.name"))
+
+    def part_label(self, part, value) -> str:
+        return {SUPCON: "SupCon", CE1: "CE, 1 stage", CE2: "CE, 2 stages"}.get(value, str(value))
 
     def claims(self, match) -> list[Claim]:
         return [
