@@ -5,6 +5,7 @@ Table 9's AutoAugment."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -25,8 +26,10 @@ class AutoAugmentParams:
     p: float = param(1.0, low=0.0, high=1.0, help="probability of augmenting an image at all")
 
 
-def sub_policies(policy: str, size: int) -> list[tuple[tuple[str, float, float, bool], ...]]:
-    """The policy's sub-policies as ((name, probability, magnitude, signed), ...) for images of side `size`."""
+@functools.lru_cache(maxsize=None)
+def sub_policies(policy: str, size: int) -> tuple[tuple[tuple[str, float, float, bool], ...], ...]:
+    """The policy's sub-policies as ((name, probability, magnitude, signed), ...) for images of side `size`
+    (built once per setting, not once per batch)."""
     aa = T.AutoAugment(POLICIES[policy])
     space = aa._augmentation_space(10, (size, size))
     out = []
@@ -36,7 +39,25 @@ def sub_policies(policy: str, size: int) -> list[tuple[tuple[str, float, float, 
             mags, signed = space[name]
             ops.append((name, float(prob), float(mags[bin_]) if bin_ is not None and mags.ndim > 0 else 0.0, bool(signed)))
         out.append(tuple(ops))
-    return out
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=None)
+def slot_table(policy: str, size: int, slot: int):
+    """The `slot`-th op of every sub-policy as (candidates [(name, signed magnitude)], table [sub-policy, sign] ->
+    candidate, each sub-policy's probability of firing it)."""
+    subs = sub_policies(policy, size)
+    candidates, index = [], {}
+    table = torch.full((len(subs), 2), -1, dtype=torch.long)
+    for j, sub in enumerate(subs):
+        name, _, magnitude, signed = sub[slot]
+        for sign in (0, 1):
+            m = -magnitude if sign and signed else magnitude
+            if (name, m) not in index:
+                index[(name, m)] = len(candidates)
+                candidates.append((name, m))
+            table[j, sign] = index[(name, m)]
+    return candidates, table, torch.tensor([sub[slot][1] for sub in subs])
 
 
 @AUGMENTATIONS.register("autoaugment", AutoAugmentParams)
@@ -52,21 +73,10 @@ class AutoAugment(Augmentation):
 
     def apply(self, x, params):
         check_images(x)
-        subs = sub_policies(self.policy, x.shape[-1])
         out = to_uint8(x)
         touched = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         for slot in range(2):
-            candidates, index = [], {}
-            table = torch.full((len(subs), 2), -1, dtype=torch.long)  # [sub-policy, sign] -> candidate
-            probs = torch.tensor([sub[slot][1] for sub in subs])
-            for j, sub in enumerate(subs):
-                name, _, magnitude, signed = sub[slot]
-                for sign in (0, 1):
-                    m = -magnitude if sign and signed else magnitude
-                    if (name, m) not in index:
-                        index[(name, m)] = len(candidates)
-                        candidates.append((name, m))
-                    table[j, sign] = index[(name, m)]
+            candidates, table, probs = slot_table(self.policy, x.shape[-1], slot)
             j = params["sub_policy"]
             choice = table.to(x.device)[j, params["negative"][:, slot]]
             fires = params["fire"][:, slot] <= probs.to(x.device)[j]  # torchvision: applied when its draw <= p

@@ -5,6 +5,7 @@ Table 9's RandAugment; after `color` and `blur`, its Stacked RandAugment."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -30,10 +31,18 @@ class RandAugmentParams:
                               f"({self.num_magnitude_bins}); use 0 .. {self.num_magnitude_bins - 1}")
 
 
-def op_space(magnitude: int, bins: int, size: int) -> list[tuple[str, float, bool]]:
-    """torchvision's RandAugment ops at one magnitude bin, for square images of side `size`."""
+@functools.lru_cache(maxsize=None)
+def op_space(magnitude: int, bins: int, size: int) -> tuple[tuple[str, float, bool], ...]:
+    """torchvision's RandAugment ops at one magnitude bin, for square images of side `size` (built once per
+    setting, not once per batch)."""
     space = T.RandAugment()._augmentation_space(bins, (size, size))
-    return [(name, float(mags[magnitude]) if mags.ndim > 0 else 0.0, bool(signed)) for name, (mags, signed) in space.items()]
+    return tuple((name, float(mags[magnitude]) if mags.ndim > 0 else 0.0, bool(signed))
+                 for name, (mags, signed) in space.items())
+
+
+@functools.lru_cache(maxsize=None)
+def _candidates(magnitude: int, bins: int, size: int):
+    return signed_candidates(list(op_space(magnitude, bins, size)))
 
 
 @AUGMENTATIONS.register("randaugment", RandAugmentParams)
@@ -48,7 +57,7 @@ class RandAugment(Augmentation):
 
     def apply(self, x, params):
         check_images(x)
-        candidates, base, offset = signed_candidates(op_space(self.magnitude, self.num_magnitude_bins, x.shape[-1]))
+        candidates, base, offset = _candidates(self.magnitude, self.num_magnitude_bins, x.shape[-1])
         base, offset = base.to(x.device), offset.to(x.device)
         out = to_uint8(x)
         for slot in range(self.num_ops):

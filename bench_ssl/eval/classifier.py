@@ -22,6 +22,17 @@ def check_trains_classifier(cfg, what: str, instead: str) -> None:
                           f"method.name: {' or '.join(takers)}, or {instead}")
 
 
+def trains_classifier(method) -> bool:
+    """The method trained a classifier of the classes with its backbone (not a pretext head)."""
+    return getattr(type(method), "has_classifier", False)
+
+
+def own_logits(method):
+    """features -> logits of the classifier the method trained (float32, whatever the training precision)."""
+    weight, bias = method.classifier.weight.float(), method.classifier.bias.float()
+    return lambda f: f @ weight.T + bias
+
+
 @dataclass
 class ClassifierParams:
     def check(self, where: str, cfg) -> None:
@@ -33,8 +44,6 @@ class ClassifierParams:
 def classifier(ctx, p: ClassifierParams) -> dict:
     """The method's own classifier on the frozen test features (top-1 and top-5), nothing refit"""
     _, _, test_f = ctx.features()
-    head = ctx.method.classifier
-    weight = head.weight.float()
-    logits = test_f @ weight.T + head.bias.float()
+    logits = own_logits(ctx.method)(test_f)
     y = ctx.data.test_y
     return {"classifier_top1": topk_accuracy(logits, y, 1), "classifier_top5": topk_accuracy(logits, y, 5)}

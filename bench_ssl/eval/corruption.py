@@ -18,7 +18,7 @@ from ..augment import to_float
 from ..corruptions import NAMES, SEVERITIES, corrupt
 from ..params import check_names, param
 from ..registry import EVALUATIONS
-from .classifier import check_trains_classifier
+from .classifier import check_trains_classifier, own_logits, trains_classifier
 from .features import extract_features
 from .linear import LinearParams, linear_eval, topk_accuracy
 
@@ -51,12 +51,9 @@ def corruption(ctx, p: CorruptionParams) -> dict:
     test_x, test_y = ctx.data.test_x, ctx.data.test_y
     if p.test_images is not None:
         test_x, test_y, test_f = test_x[:p.test_images], test_y[:p.test_images], test_f[:p.test_images]
-    trained = getattr(type(ctx.method), "has_classifier", False)  # a classifier of the classes (not a pretext head)
-    own = p.classifier == "own" or (p.classifier == "auto" and trained)
+    own = p.classifier == "own" or (p.classifier == "auto" and trains_classifier(ctx.method))
     if own:
-        head = ctx.method.classifier
-        weight, bias = head.weight.float(), head.bias.float()
-        logits = lambda f: f @ weight.T + bias  # noqa: E731
+        logits = own_logits(ctx.method)
     else:
         with torch.enable_grad():
             fit = linear_eval(train_f, train_y, test_f, test_y, ctx.data.num_classes,
@@ -66,12 +63,11 @@ def corruption(ctx, p: CorruptionParams) -> dict:
     kw = dict(batch_size=ctx.cfg.eval.batch_size, bf16=ctx.bf16, channels_last=ctx.channels_last)
     out = {"corruption_classifier": "own" if own else "linear", "corruption_num_test": int(test_y.numel()),
            "corruption_clean_top1": topk_accuracy(logits(test_f), test_y, 1)}
-    per_severity = {}
+    per_severity, batch = {}, ctx.cfg.eval.batch_size
     for i, name in enumerate(p.corruptions):
         accs = []
         for severity in p.severities:
             gen = torch.Generator(device=test_x.device).manual_seed(SEED + 10 * i + severity)
-            batch = ctx.cfg.eval.batch_size
             images = torch.cat([(corrupt(to_float(test_x[s:s + batch]), name, severity, gen) * 255).round_().to(torch.uint8)
                                 for s in range(0, test_x.shape[0], batch)])
             accs.append(topk_accuracy(logits(extract_features(ctx.method.backbone, images, ctx.data.normalize, **kw)),

@@ -48,6 +48,11 @@ class LinearResult:
     classifier: tuple | None = None  # (W, b, mean, std): logits of features f are ((f - mean) / std) @ W + b
 
 
+def feature_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-dimension mean and std (floored at 1e-6) that standardise features for a classifier."""
+    return x.mean(0), x.std(0).clamp(min=1e-6)
+
+
 def fit_logistic(x: torch.Tensor, y: torch.Tensor, num_classes: int, weight_decay: float, *,
                  solver: str = LinearParams.solver, max_iter: int = LinearParams.max_iter,
                  epochs: int = LinearParams.epochs, init: tuple | None = None, seed: int = 0,
@@ -122,7 +127,7 @@ def linear_eval(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tens
     """The protocol on features: `params` (the config section) or keywords of LinearParams (holdout=0.2, ...)."""
     p = params or LinearParams(**({"weight_decays": list(weight_decays)} if weight_decays is not None else {}), **keywords)
     solver, max_iter, epochs, holdout, weight_decays, lr = p.solver, p.max_iter, p.epochs, p.holdout, p.weight_decays, p.lr
-    mean, std = train_x.mean(0), train_x.std(0).clamp(min=1e-6)
+    mean, std = feature_stats(train_x)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     fit_idx, val_idx = stratified_holdout(train_y, holdout, seed)
     val_top1, init = {}, None

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..augment import build_pipeline, to_float
 from ..params import check_names, param
 from ..registry import EVALUATIONS
-from .linear import topk_accuracy
+from .linear import feature_stats, topk_accuracy
 
 # SupCon's names -> our ops. SimAugment is SimCLR's ImageNet recipe (SupCon adds a sparse image warp, left out);
 # Stacked RandAugment, as we read it, is SimAugment followed by RandAugment.
@@ -54,7 +54,7 @@ def pipeline_for(name: str, cfg):
 def fit_augmented(ctx, pipeline, p: LinearAugmentParams, seed: int) -> float:
     """Test top-1 of a linear classifier trained through the frozen backbone on views from `pipeline`."""
     train_f, _, test_f = ctx.features()  # the un-augmented features: their statistics standardise, and the test is scored
-    mean, std = train_f.mean(0), train_f.std(0).clamp(min=1e-6)
+    mean, std = feature_stats(train_f)
     train_x, train_y = ctx.data.labeled_train()
     device = train_x.device
     backbone = ctx.method.backbone

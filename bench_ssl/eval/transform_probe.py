@@ -21,7 +21,7 @@ from ..augment._base import grayscale
 from ..params import check_names, param
 from ..registry import EVALUATIONS
 from .features import extract_features
-from .linear import linear_eval, topk_accuracy
+from .linear import feature_stats, linear_eval, topk_accuracy
 
 TASKS = ("grayscale", "rotation", "noise", "sobel")
 CLASSIFIERS = ("mlp", "linear")
@@ -76,7 +76,7 @@ def fit_mlp(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, 
             hidden: int = 512, epochs: int = 30, seed: int = 0) -> float:
     """Test top-1 of a one-hidden-layer MLP on standardised features (Adam, lr 1e-3, batch 256, `epochs` but at
     least MIN_STEPS steps)."""
-    mean, std = train_x.mean(0), train_x.std(0).clamp(min=1e-6)
+    mean, std = feature_stats(train_x)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     torch.manual_seed(seed)
     mlp = nn.Sequential(nn.Linear(train_x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, classes)).to(train_x.device)
@@ -95,9 +95,16 @@ def fit_mlp(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, 
         return topk_accuracy(mlp(test_x), test_y, 1)
 
 
-def representations(method: nn.Module) -> dict[str, nn.Module]:
-    """h: the backbone; g(h): the backbone then the projection head (h again for a method without one)."""
-    return {"h": method.backbone, "gh": nn.Sequential(method.backbone, method.head)}
+@torch.no_grad()
+def project(head: nn.Module, h: torch.Tensor, batch: int) -> torch.Tensor:
+    """g(h) of frozen features h: the projection head in eval mode (BatchNorm's running statistics), so the
+    backbone runs once for both representations (h again for a method without a head)."""
+    was_training = head.training
+    head.eval()
+    try:
+        return torch.cat([head(h[s:s + batch]).float() for s in range(0, h.shape[0], batch)])
+    finally:
+        head.train(was_training)
 
 
 @EVALUATIONS.register("transform_probe", TransformProbeParams)
@@ -115,9 +122,11 @@ def transform_probe(ctx, p: TransformProbeParams) -> dict:
         te_x, te_y = probe_set(task, ctx.data.test_x, ctx.seed * 1000 + 2 * i + 1, noise)
         classes = 4 if task == "rotation" else 2
         out[f"probe_{task}_chance"] = float(torch.bincount(te_y, minlength=classes).max()) / te_y.numel()
-        for rep, module in representations(ctx.method).items():
-            f_tr = extract_features(module, tr_x, ctx.data.normalize, **kw)
-            f_te = extract_features(module, te_x, ctx.data.normalize, **kw)
+        h_tr = extract_features(ctx.method.backbone, tr_x, ctx.data.normalize, **kw)
+        h_te = extract_features(ctx.method.backbone, te_x, ctx.data.normalize, **kw)
+        features = {"h": (h_tr, h_te), "gh": (project(ctx.method.head, h_tr, kw["batch_size"]),
+                                              project(ctx.method.head, h_te, kw["batch_size"]))}
+        for rep, (f_tr, f_te) in features.items():
             if p.classifier == "mlp":
                 acc = fit_mlp(f_tr, tr_y, f_te, te_y, classes, p.hidden, p.epochs, ctx.seed)
             else:
