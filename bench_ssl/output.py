@@ -104,7 +104,8 @@ def environment(device) -> dict:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
-        name = f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        n = torch.get_num_threads()
+        name = f"cpu ({platform.processor() or platform.machine()}, {n} thread{'' if n == 1 else 's'})"
     return {
         "device": name,
         "hostname": socket.gethostname(),

@@ -122,6 +122,24 @@ def test_a_tenth_of_a_point_on_500_images_is_inconclusive_and_ten_points_over_3_
     assert resolution(cell_se([40.0], 500)) == pytest.approx(1.959964 * math.sqrt(2) * 2.19089, rel=1e-4)
 
 
+
+def test_cells_read_off_the_same_runs_are_not_pooled_as_independent_evidence():
+    """SupCon Table 8: each pretraining run gives three cells (one per linear-stage optimizer). Pooling LARS's
+    three cells against RMSProp's three must not shrink the noise by sqrt(3): they are three readouts of the same
+    two runs. Cells of distinct runs (the same claim over three separate runs each) do average down."""
+    claim = [Claim("LARS > RMSProp (pooled)", ("L1", "L2", "L3"), ("R1", "R2", "R3"))]
+    ours = {"L1": 49.0, "L2": 48.0, "L3": 47.0, "R1": 46.0, "R2": 46.0, "R3": 46.0}
+    paper = {k: 1.0 for k in ours}
+    se = {k: 1.0 for k in ours}
+    shared = {k: ["lars-s0", "lars-s1"] for k in ("L1", "L2", "L3")} | {k: ["rms-s0", "rms-s1"] for k in ("R1", "R2", "R3")}
+    distinct = {k: [f"{k}-s0", f"{k}-s1"] for k in ours}
+    same_runs = check_claims(claim, ours, paper, {}, se, shared)[0]
+    separate = check_claims(claim, ours, paper, {}, se, distinct)[0]
+    assert same_runs.ours_delta == pytest.approx(2.0) == separate.ours_delta
+    assert same_runs.ours_se == pytest.approx(math.sqrt(2.0))  # each side's SE stays 1 (fully correlated bound)
+    assert separate.ours_se == pytest.approx(math.sqrt(2.0 / 3.0))  # each side 1 / sqrt(3)
+    assert same_runs.verdict == "inconclusive" and separate.verdict == "agrees"  # +2.0: inside 1.96 * 1.41, not 0.82
+
 def test_the_best_setting_handles_ties_and_the_runner_up_within_noise():
     tie = best_setting(["crop", "color", "blur"], [40.0, 40.0, 40.0], [30.0, 50.0, 10.0], se=[2.2, 2.2, 2.2])
     assert tie.ties == ["crop", "color", "blur"] and tie.agrees and tie.verdict == "inconclusive"
@@ -193,6 +211,39 @@ def test_every_paper_sweep_expands_in_both_sizes_and_maps_onto_the_figure(name):
             assert spec.name == f"{name}_quick"
             assert {c["model.backbone"] for c in configs} == {"convnet"}
             assert max(c["optim.epochs"] for c in configs) <= 4
+
+
+
+# the studies with published numbers: each gets a `cpu` profile sized for its headline effect, or says why not
+HEADLINE_STUDIES = sorted(set(PAPER_SWEEPS) - {"pretext_vs_contrastive"})
+
+
+@pytest.mark.parametrize("name", HEADLINE_STUDIES)
+def test_every_study_has_a_cpu_size_that_can_decide_its_headline_or_says_why_not(name):
+    """The `cpu` profile runs every cell its headline claim (the study's first) compares, on the small ConvNet,
+    with at least two seeds (an interval without seed noise would be too narrow to call the effect); the top
+    comment states its runs and what it measured. Without a profile the comment says so, with the reason."""
+    path = SWEEPS / f"{name}.yaml"
+    header = path.read_text().split("\nname:")[0]
+    study = STUDIES[name]
+    if "cpu" not in load_sweep(path).profiles:
+        assert "--profile cpu: none" in header, f"{name}: no cpu profile and no word on why"
+        return
+    spec = load_sweep(path, "cpu")
+    assert spec.name == f"{name}_cpu"
+    runs = expand(spec, ["data.root=cifar10-jpg.tar.gz", "output.root=results"])
+    assert f"--profile cpu" in header and f"{len(runs)} runs" in header.split("--profile cpu", 1)[1], name
+    assert "Measured:" in header.split("--profile cpu", 1)[1], f"{name}: the cpu size's measured headline"
+    configs = [_flat(to_dict(r.config)) for r in runs]
+    assert {c["model.backbone"] for c in configs} == {"convnet"}
+    assert len({c["seed"] for c in configs}) >= 2
+    rows = study.cell_rows(pd.DataFrame([{**c, "status": "pending"} for c in configs]))
+    keys = sorted({study.key_of(c) for c in rows.to_dict("records")}, key=study.sort_key)
+    match = study.match(keys)
+    have = {pk for pk in match.paper_key.values() if pk is not None}
+    headline = study.claims(match)[0]
+    missing = [k for k in (*headline.higher, *headline.lower) if k not in have]
+    assert not missing, f"{name}: the cpu profile lacks cells of its headline ({headline.text}): {missing}"
 
 
 def _flat(d, prefix=""):

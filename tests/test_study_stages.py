@@ -28,10 +28,16 @@ def paper(name) -> dict:
     return {c.key: c.value for c in STUDIES[name].paper()}
 
 
-def check(r, mirror: bool) -> None:
+def check(r, mirror: bool, same_runs: bool = False) -> None:
+    """Our cells are the paper's (mirrored: 100 - the paper's), so every claim agrees (is opposite). Except
+    `same_runs`: claims pooling cells of the same pretraining runs (Tables 8 / 9's linear stages), whose noise
+    does not average down, and the paper's gaps of under a point are inside it (3 seeds, 10,000 images)."""
     for c in r.claims:
         assert c.ours_delta == pytest.approx(-c.paper_delta if mirror else c.paper_delta, abs=1e-6), c
-        assert c.verdict == ("opposite" if mirror else "agrees"), c
+        if same_runs:
+            assert c.verdict == "inconclusive" and abs(c.ours_delta) < 1.96 * c.ours_se, c
+        else:
+            assert c.verdict == ("opposite" if mirror else "agrees"), c
     for corr in r.correlations:
         assert corr.spearman == pytest.approx(-1.0 if mirror else 1.0), corr.group
 
@@ -72,7 +78,7 @@ def test_supcon_table8_each_pretraining_run_gives_its_three_linear_stage_cells(t
     r = build(sweep_dir)
     assert len(runs) == 9 and len(r.cells) == 9 and (r.cells["n_done"] == 3).all()
     assert set(r.cells["key"]) == set(p)
-    check(r, mirror)
+    check(r, mirror, same_runs=True)
     # LARS → RMSProp (78.7) is the paper's best, 0.5 above LARS → LARS: inside the noise of 3 seeds on 10,000 images
     assert r.best.paper_label == "LARS → RMSProp" and r.best.verdict == ("inconclusive" if not mirror else "opposite")
 
@@ -147,7 +153,7 @@ def test_supcon_table9_each_pretraining_run_gives_its_four_linear_stage_cells(tm
     r = build(sweep_dir)
     assert len(runs) == 12 and len(r.cells) == 16 and (r.cells["n_done"] == 3).all()
     assert set(r.cells["key"]) == set(p)
-    check(r, mirror)
+    check(r, mirror, same_runs=True)
     assert r.best.paper_label == "AutoAugment → AutoAugment"
 
 

@@ -98,6 +98,10 @@ grid: {{method.temperature: [0.2, 0.5]}}
     assert sorted(frame["status"]) == ["done", "done", "failed", "failed"]
     failed = frame[frame["status"] == "failed"]
     assert failed["error"].str.contains("training diverged").all()
+    threads = max(1, (os.cpu_count() or 1) // 2)  # two runs at once on a CPU share its cores, none oversubscribes
+    for d in frame[frame["status"] == "done"]["run_dir"]:
+        device = json.loads((Path(d) / "result.json").read_text())["device"]
+        assert device.endswith(f", {threads} thread{'' if threads == 1 else 's'})"), device
     for d in failed["run_dir"]:
         assert "Traceback" in (Path(d) / "traceback.txt").read_text()
         assert f"failed  {Path(d).name}: bench_ssl.errors.BenchSSLError: training diverged" in err

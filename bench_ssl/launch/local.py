@@ -27,6 +27,15 @@ def gpu_count() -> int:
         return 0
 
 
+def share_cores(env: dict, workers: int) -> dict:
+    """On a CPU machine, `workers` concurrent runs split the cores (OMP_NUM_THREADS) instead of each taking all
+    of them: two 2-thread runs on 2 cores spend part of their time preempting each other. A value the user set
+    is kept."""
+    if "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    return env
+
+
 def local_slots(max_parallel: int | None, runs_per_gpu: int, gpus: int | None = None) -> int:
     """Runs the local launcher runs at once: max_parallel, else runs_per_gpu on each GPU, else one (a CPU)."""
     gpus = gpu_count() if gpus is None else gpus
@@ -62,6 +71,8 @@ class LocalLauncher(Launcher):
             env = dict(os.environ)
             if self.gpus:
                 env["CUDA_VISIBLE_DEVICES"] = str((slot // self.runs_per_gpu) % self.gpus)
+            else:
+                share_cores(env, self.slots)
             log = open(RunDir(job.run_dir).worker_log, "ab")
             proc = subprocess.Popen([sys.executable, "-m", "bench_ssl.run", str(job.config_path)], env=env,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -237,14 +237,16 @@ class ClaimResult:
 
 
 def check_claims(claims: list[Claim], ours: dict, paper: dict, notes: dict | None = None,
-                 ours_se: dict | None = None) -> list[ClaimResult]:
+                 ours_se: dict | None = None, runs: dict | None = None) -> list[ClaimResult]:
     """ours / paper: {paper key: value} (NaN or absent = missing); notes: {paper key: text} for published
-    cells that are not numbers (e.g. MoCo's m = 0: 'fail'); ours_se: {paper key: standard error of ours}."""
-    notes, ours_se = notes or {}, ours_se or {}
+    cells that are not numbers (e.g. MoCo's m = 0: 'fail'); ours_se: {paper key: standard error of ours};
+    runs: {paper key: the ids of the runs behind the cell}, so that cells of the same runs are not pooled as
+    independent evidence."""
+    notes, ours_se, runs = notes or {}, ours_se or {}, runs or {}
     out = []
     for c in claims:
         pd_, od = _delta(c, paper), _delta(c, ours)
-        se = _delta_se(c, ours_se)
+        se = _delta_se(c, ours_se, runs)
         verdict = sign_verdict(od, se)
         note = "; ".join(f"paper {k if isinstance(k, str) else ', '.join(map(str, k))}: {notes[k]}"
                          for k in (*c.higher, *c.lower) if k in notes)
@@ -257,14 +259,24 @@ def check_claims(claims: list[Claim], ours: dict, paper: dict, notes: dict | Non
     return out
 
 
-def _delta_se(c: Claim, se: dict) -> float:
-    """SE of mean(higher) - mean(lower), the cells' errors taken as independent (conservative: cells evaluated on
-    the same test set share part of their sampling error)."""
-    hi = [se.get(k) for k in c.higher]
-    lo = [se.get(k) for k in c.lower]
-    if not all(map(_finite, hi + lo)):
-        return math.nan
-    return math.sqrt(sum(x * x for x in hi) / len(hi) ** 2 + sum(x * x for x in lo) / len(lo) ** 2)
+def _delta_se(c: Claim, se: dict, runs: dict | None = None) -> float:
+    """SE of mean(higher) - mean(lower), the two sides' errors taken as independent (conservative: cells evaluated
+    on the same test set share part of their sampling error). Within a side, cells of distinct runs average
+    their errors down (SE / sqrt(k)); cells that share runs (the linear stages of one pretraining run, SupCon
+    Table 8 / 9) do not, so such a side takes the mean of its cells' SEs, the bound for fully correlated errors:
+    three readouts of the same two runs are not six runs' worth of evidence."""
+    runs = runs or {}
+
+    def side(keys) -> float:
+        errs = [se.get(k) for k in keys]
+        if not all(map(_finite, errs)):
+            return math.nan
+        ids = [set(runs.get(k) or ()) for k in keys]
+        shared = any(ids[a] & ids[b] for a in range(len(ids)) for b in range(a + 1, len(ids)))
+        return sum(errs) / len(errs) if shared else math.sqrt(sum(x * x for x in errs)) / len(errs)
+
+    hi, lo = side(c.higher), side(c.lower)
+    return math.sqrt(hi * hi + lo * lo) if _finite(hi) and _finite(lo) else math.nan
 
 
 def summary(claims: list[ClaimResult], best: Best | None = None) -> dict[str, int]:

@@ -101,7 +101,8 @@ def agreement(study: Study, cells: pd.DataFrame, paper: pd.DataFrame,
     ours_se = {k: e for k, e in zip(both["paper_key"], both["se"])}
     published = {k: v for k, v in zip(paper["key"], paper["value"])}
     notes = {k: n for k, n in zip(paper["key"], paper["note"]) if n}
-    claims = check_claims(study.claims(match), ours, published, notes, ours_se)
+    runs = {k: ids for k, ids in zip(both["paper_key"], both["run_ids"])}
+    claims = check_claims(study.claims(match), ours, published, notes, ours_se, runs)
     return corr, best, claims
 
 

@@ -170,6 +170,7 @@ def _run_local(plan: WorkerPlan, study, study_dir: Path, err) -> int:
     what the dead one had left of its share, so the invocation still ends with the study's budget."""
     (study_dir / WORKERS).mkdir(parents=True, exist_ok=True)
     from ..launch import gpu_count
+    from ..launch.local import share_cores
 
     gpus, n = gpu_count(), len(plan.shares)
 
@@ -177,8 +178,8 @@ def _run_local(plan: WorkerPlan, study, study_dir: Path, err) -> int:
         env = dict(os.environ)
         if gpus:  # workers spread over the GPUs
             env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
-        elif "OMP_NUM_THREADS" not in env:  # CPU workers share the cores instead of oversubscribing them
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
+        else:
+            share_cores(env, n)
         proc = subprocess.Popen([sys.executable, "-m", "bench_ssl.tune.worker", str(i)], env=env, stdin=subprocess.PIPE)
         try:  # the plan goes through the pipe: no pickle in a shared folder for anyone to replace
             proc.stdin.write(pickle.dumps(plan))

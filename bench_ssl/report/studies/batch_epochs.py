@@ -55,11 +55,15 @@ class BatchEpochs(Study):
         batches = sorted({b for b, _ in ours}) or [256, 4096]
         epochs = sorted({e for _, e in ours}) or [100, 800]
         b0, b1, e0, e1 = batches[0], batches[-1], epochs[0], epochs[-1]
-        return [
-            Claim(f"at {e0} epochs, batch {b1} beats batch {b0}", ((b1, e0),), ((b0, e0),)),
-            Claim(f"at batch {b0}, {e1} epochs beat {e0}", ((b0, e1),), ((b0, e0),)),
-            Claim(f"the large-batch advantage shrinks from {e0} to {e1} epochs", ((b1, e0), (b0, e1)), ((b0, e0), (b1, e1))),
-        ]
+        out = []  # the top comment's first effect first (epochs); a claim needs two values of what it varies
+        if e1 != e0:
+            out.append(Claim(f"at batch {b0}, {e1} epochs beat {e0}", ((b0, e1),), ((b0, e0),)))
+        if b1 != b0:
+            out.append(Claim(f"at {e0} epochs, batch {b1} beats batch {b0}", ((b1, e0),), ((b0, e0),)))
+        if b1 != b0 and e1 != e0:
+            out.append(Claim(f"the large-batch advantage shrinks from {e0} to {e1} epochs", ((b1, e0), (b0, e1)),
+                             ((b0, e0), (b1, e1))))
+        return out
 
 
 STUDY = STUDIES.register("batch_epochs")(BatchEpochs())

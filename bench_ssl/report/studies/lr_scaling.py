@@ -69,14 +69,15 @@ class LrScaling(Study):
         batches = sorted({k[0] for k in ours}) or [256, 8192]
         epochs = sorted({k[1] for k in ours}) or [100, 800]
         b0, b1, e0, e1 = batches[0], batches[-1], epochs[0], epochs[-1]
-        return [
-            Claim(f"at batch {b0} and {e0} epochs, square-root scaling beats linear", ((b0, e0, "sqrt"),),
-                  ((b0, e0, "linear"),)),
-            Claim(f"square root's lead shrinks from batch {b0} to {b1} ({e0} epochs)",
-                  ((b0, e0, "sqrt"), (b1, e0, "linear")), ((b0, e0, "linear"), (b1, e0, "sqrt"))),
-            Claim(f"square root's lead shrinks from {e0} to {e1} epochs (batch {b0})",
-                  ((b0, e0, "sqrt"), (b0, e1, "linear")), ((b0, e0, "linear"), (b0, e1, "sqrt"))),
-        ]
+        out = [Claim(f"at batch {b0} and {e0} epochs, square-root scaling beats linear", ((b0, e0, "sqrt"),),
+                     ((b0, e0, "linear"),))]
+        if b1 != b0:  # a trend needs two batch sizes (two epoch counts)
+            out.append(Claim(f"square root's lead shrinks from batch {b0} to {b1} ({e0} epochs)",
+                             ((b0, e0, "sqrt"), (b1, e0, "linear")), ((b0, e0, "linear"), (b1, e0, "sqrt"))))
+        if e1 != e0:
+            out.append(Claim(f"square root's lead shrinks from {e0} to {e1} epochs (batch {b0})",
+                             ((b0, e0, "sqrt"), (b0, e1, "linear")), ((b0, e0, "linear"), (b0, e1, "sqrt"))))
+        return out
 
 
 STUDY = STUDIES.register("lr_scaling")(LrScaling())

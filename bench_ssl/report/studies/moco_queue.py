@@ -58,10 +58,10 @@ class MocoQueue(Study):
 
         both = sorted(set(ks("MoCo", [])) & set(ks("memory bank", []))) or [256, 512, 1024, 4096, 16384, 65536]
         moco, bank, e2e = ks("MoCo", [256, 65536]), ks("memory bank", [256, 65536]), ks("end-to-end", [256, 1024])
-        return [
+        return [  # the top comment's first effect first: all three rise with K
+            Claim(f"a larger queue helps MoCo: K={moco[-1]} > K={moco[0]}", ((moco[-1], "MoCo"),), ((moco[0], "MoCo"),)),
             Claim("MoCo beats the memory bank at the same K", tuple((k, "MoCo") for k in both),
                   tuple((k, "memory bank") for k in both)),
-            Claim(f"a larger queue helps MoCo: K={moco[-1]} > K={moco[0]}", ((moco[-1], "MoCo"),), ((moco[0], "MoCo"),)),
             Claim(f"more negatives help the memory bank: K={bank[-1]} > K={bank[0]}", ((bank[-1], "memory bank"),),
                   ((bank[0], "memory bank"),)),
             Claim(f"a larger batch helps end-to-end: K={e2e[-1]} > K={e2e[0]}", ((e2e[-1], "end-to-end"),),
