@@ -232,7 +232,7 @@ def test_every_study_has_a_cpu_size_that_can_decide_its_headline_or_says_why_not
     spec = load_sweep(path, "cpu")
     assert spec.name == f"{name}_cpu"
     runs = expand(spec, ["data.root=cifar10-jpg.tar.gz", "output.root=results"])
-    assert f"--profile cpu" in header and f"{len(runs)} runs" in header.split("--profile cpu", 1)[1], name
+    assert "--profile cpu" in header and f"{len(runs)} runs" in header.split("--profile cpu", 1)[1], name
     assert "Measured:" in header.split("--profile cpu", 1)[1], f"{name}: the cpu size's measured headline"
     configs = [_flat(to_dict(r.config)) for r in runs]
     assert {c["model.backbone"] for c in configs} == {"convnet"}
