@@ -122,7 +122,6 @@ def test_a_tenth_of_a_point_on_500_images_is_inconclusive_and_ten_points_over_3_
     assert resolution(cell_se([40.0], 500)) == pytest.approx(1.959964 * math.sqrt(2) * 2.19089, rel=1e-4)
 
 
-
 def test_cells_read_off_the_same_runs_are_not_pooled_as_independent_evidence():
     """SupCon Table 8: each pretraining run gives three cells (one per linear-stage optimizer). Pooling LARS's
     three cells against RMSProp's three must not shrink the noise by sqrt(3): they are three readouts of the same
@@ -139,6 +138,7 @@ def test_cells_read_off_the_same_runs_are_not_pooled_as_independent_evidence():
     assert same_runs.ours_se == pytest.approx(math.sqrt(2.0))  # each side's SE stays 1 (fully correlated bound)
     assert separate.ours_se == pytest.approx(math.sqrt(2.0 / 3.0))  # each side 1 / sqrt(3)
     assert same_runs.verdict == "inconclusive" and separate.verdict == "agrees"  # +2.0: inside 1.96 * 1.41, not 0.82
+
 
 def test_the_best_setting_handles_ties_and_the_runner_up_within_noise():
     tie = best_setting(["crop", "color", "blur"], [40.0, 40.0, 40.0], [30.0, 50.0, 10.0], se=[2.2, 2.2, 2.2])
@@ -213,7 +213,6 @@ def test_every_paper_sweep_expands_in_both_sizes_and_maps_onto_the_figure(name):
             assert max(c["optim.epochs"] for c in configs) <= 4
 
 
-
 # the studies with published numbers: each gets a `cpu` profile sized for its headline effect, or says why not
 HEADLINE_STUDIES = sorted(set(PAPER_SWEEPS) - {"pretext_vs_contrastive"})
 
@@ -232,8 +231,10 @@ def test_every_study_has_a_cpu_size_that_can_decide_its_headline_or_says_why_not
     spec = load_sweep(path, "cpu")
     assert spec.name == f"{name}_cpu"
     runs = expand(spec, ["data.root=cifar10-jpg.tar.gz", "output.root=results"])
-    assert "--profile cpu" in header and f"{len(runs)} runs" in header.split("--profile cpu", 1)[1], name
-    assert "Measured:" in header.split("--profile cpu", 1)[1], f"{name}: the cpu size's measured headline"
+    assert "--profile cpu" in header, f"{name}: the top comment does not describe its cpu profile"
+    described = header.split("--profile cpu", 1)[1]
+    assert f"{len(runs)} runs" in described, name
+    assert "Measured:" in described, f"{name}: the cpu size's measured headline"
     configs = [_flat(to_dict(r.config)) for r in runs]
     assert {c["model.backbone"] for c in configs} == {"convnet"}
     assert len({c["seed"] for c in configs}) >= 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import EXITED, QUEUED, RUNNING, Job, Launcher
-from .local import LocalLauncher, gpu_count
+from .local import LocalLauncher, gpu_count, share_cores
 
 
 def make_launcher(name: str, sweep_dir: Path, launcher_opts, slurm_opts) -> Launcher:
@@ -18,4 +18,4 @@ def make_launcher(name: str, sweep_dir: Path, launcher_opts, slurm_opts) -> Laun
                             job_name=f"bench_ssl-{Path(sweep_dir).name}")
 
 
-__all__ = ["EXITED", "QUEUED", "RUNNING", "Job", "Launcher", "LocalLauncher", "gpu_count", "make_launcher"]
+__all__ = ["EXITED", "QUEUED", "RUNNING", "Job", "Launcher", "LocalLauncher", "gpu_count", "make_launcher", "share_cores"]

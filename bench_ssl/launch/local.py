@@ -27,13 +27,12 @@ def gpu_count() -> int:
         return 0
 
 
-def share_cores(env: dict, workers: int) -> dict:
+def share_cores(env: dict, workers: int) -> None:
     """On a CPU machine, `workers` concurrent runs split the cores (OMP_NUM_THREADS) instead of each taking all
     of them: two 2-thread runs on 2 cores spend part of their time preempting each other. A value the user set
     is kept."""
     if "OMP_NUM_THREADS" not in env:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
-    return env
 
 
 def local_slots(max_parallel: int | None, runs_per_gpu: int, gpus: int | None = None) -> int:

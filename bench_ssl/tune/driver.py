@@ -169,8 +169,7 @@ def _run_local(plan: WorkerPlan, study, study_dir: Path, err) -> int:
     memory) is reaped at once, its trial is failed with the reason and retried, and a new worker takes over
     what the dead one had left of its share, so the invocation still ends with the study's budget."""
     (study_dir / WORKERS).mkdir(parents=True, exist_ok=True)
-    from ..launch import gpu_count
-    from ..launch.local import share_cores
+    from ..launch import gpu_count, share_cores
 
     gpus, n = gpu_count(), len(plan.shares)
 
