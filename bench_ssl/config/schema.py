@@ -30,6 +30,12 @@ def many_of(registry: str, lists: tuple[str, ...], also: dict | None = None):
     return field(default_factory=dict, metadata={"many_of": registry, "lists": lists, "also": also or {}})
 
 
+def later(f):
+    """A field added after runs were stored: left out of the config (and the run id) at its default."""
+    f.metadata = {**f.metadata, "omit_default": True}
+    return f
+
+
 class _Delegating:
     """`cfg.method.temperature` reads the chosen component's parameter (searched through nested choices).
 
@@ -113,7 +119,14 @@ class HeadConfig(_Delegating):
 class ModelConfig(_Delegating):
     backbone: str = choice("resnet18", "backbone")
     head: HeadConfig | None = field(default_factory=HeadConfig, metadata={"omit_none": True})
+    sync_bn: bool = later(param(False, help="with several ranks, BatchNorm over the whole batch (SyncBN) instead of "
+                                             "each rank's part"))
     params: object = params_of("backbone")
+
+    def check(self, where: str, cfg) -> None:
+        if self.sync_bn and getattr(cfg.method.params, "shuffle_bn", False):
+            raise ConfigError(f"{where}.sync_bn: true would undo {cfg.method.name}'s shuffling BN, which keeps BN "
+                              "statistics per GPU on purpose; set method.shuffle_bn=false or model.sync_bn=false")
 
 
 @dataclass
@@ -153,11 +166,31 @@ class OptimConfig(_Delegating):
 
 @dataclass
 class TrainConfig:
-    """How the step runs on the hardware; bf16 and channels_last apply on CUDA only."""
+    """How the step runs on the hardware; bf16 and channels_last apply on CUDA only.
+
+    `devices` x `nodes` ranks train one run with DDP (see `bench_ssl.distributed`): optim.batch_size stays the
+    global batch, split evenly over the ranks."""
 
     bf16: bool = True
     channels_last: bool = True
     compile: bool = False
+    devices: int = later(param(1, low=1, help="ranks (GPUs, or CPU processes) per node training this one run"))
+    nodes: int = later(param(1, low=1, help="nodes, each running `devices` ranks (Slurm: one task per rank)"))
+    dist_timeout_s: float = later(param(300.0, low=0.0, low_open=True,
+                                        help="seconds a rank waits for the others to join before it fails"))
+
+    @property
+    def world_size(self) -> int:
+        return self.devices * self.nodes
+
+    def check(self, where: str, cfg) -> None:
+        b = cfg.optim.batch_size
+        if b % self.world_size:
+            lower, upper = b // self.world_size * self.world_size, (b // self.world_size + 1) * self.world_size
+            raise ConfigError(
+                f"optim.batch_size: {b} does not split evenly over {self.world_size} ranks ({where}.devices "
+                f"{self.devices} x {where}.nodes {self.nodes}); use a multiple of {self.world_size}, e.g. "
+                f"{lower or upper} or {upper}")
 
 
 @dataclass
@@ -219,7 +252,9 @@ class RunConfig:
     def check(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):
             raise ConfigError(f"name: {self.name!r} is not a valid folder name; use letters, digits, '.', '_' and '-'")
-        for where, params in [("data", self.data), ("optim", self.optim), ("output", self.output), *components(self)]:
+        sections = [("data", self.data), ("model", self.model), ("optim", self.optim), ("train", self.train),
+                    ("output", self.output)]
+        for where, params in [*sections, *components(self)]:
             hook = getattr(params, "check", None)
             if callable(hook):
                 hook(where, self)
@@ -231,7 +266,7 @@ class RunConfig:
 
 
 # Keys that say where things go rather than what is computed: left out of the run id.
-NOT_HASHED = ("name", "output", "data.cache_dir", "data.download")
+NOT_HASHED = ("name", "output", "data.cache_dir", "data.download", "train.dist_timeout_s")
 
 __all__ = ["AugmentConfig", "DataConfig", "EvalConfig", "HeadConfig", "MethodConfig", "ModelConfig", "NOT_HASHED",
            "OptimConfig", "OutputConfig", "RunConfig", "TrainConfig"]

@@ -200,6 +200,8 @@ def dump(obj) -> dict:
             out[f.name] = dump(value)
         elif value is None and f.metadata.get("omit_none"):
             continue
+        elif f.metadata.get("omit_default") and value == f.default:  # a field added later: old run ids unchanged
+            continue
         else:
             out[f.name] = _plain(value)
     return out

@@ -14,6 +14,8 @@ class Job:
     run_id: str
     run_dir: Path
     config_path: Path
+    devices: int = 1  # ranks per node (train.devices): a run of several takes that many GPUs, or Slurm tasks
+    nodes: int = 1
 
 
 class Launcher:

@@ -1,5 +1,6 @@
 """The function a submitit job runs: one run, with preemption and time limits turned into requeues
-(see `preempt`): the requeued job calls `run` again, which resumes from the run's checkpoint."""
+(see `preempt`): the requeued job calls `run` again, which resumes from the run's checkpoint. In a job of
+several tasks each task is one rank of the run (submitit's TorchDistributedEnvironment)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,21 @@ class RunJob(submitit.helpers.Checkpointable):
     """Callable submitted to submitit: RunJob()(config_path) -> a short summary of the run."""
 
     def __call__(self, config_path: str) -> dict:
+        env = submitit.JobEnvironment()
+        if env.num_tasks > 1:  # a run of several ranks: this task is one, torchrun's variables say which
+            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
         with usr2_requeues() as usr2:
             try:
                 result = run(config_path)
             except RunLocked as exc:
                 return {"status": "running elsewhere", "error": str(exc)}
             except interrupt.Interrupted:
+                if env.global_rank:  # rank 0 requeues the job (all its tasks); the others just end
+                    return {"status": "stopped", "rank": env.global_rank}
                 usr2.requeue_if_usr2()  # on USR2: checkpoint() below, requeue, exit
                 raise
+        if not result:
+            return {"status": "done", "rank": env.global_rank}
         return {"status": "done", "run_id": result["run_id"], "knn_top1": result.get("knn_top1"),
                 "linear_top1": result.get("linear_top1")}  # a protocol left out of eval.protocols has no metric
 

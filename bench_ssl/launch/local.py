@@ -1,8 +1,9 @@
 """Local launcher: each run in its own worker process, placed on GPUs and packed K per GPU.
 
 A worker is `python -m bench_ssl.run RUN_DIR/config.yaml`, so a crash, OOM or kill of one run never
-takes the driver or the other runs down. On a machine with G GPUs, slot i runs on GPU i // K
-(CUDA_VISIBLE_DEVICES), K = runs per GPU.
+takes the driver or the other runs down. On a machine with G GPUs a run goes to the least loaded GPU with
+fewer than K runs (K = runs per GPU, CUDA_VISIBLE_DEVICES); a run of D ranks (train.devices) takes D idle
+GPUs for itself. On a CPU machine a run of D ranks counts as D of the worker slots and splits their cores.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class LocalLauncher(Launcher):
         self.runs_per_gpu = runs_per_gpu
         self.slots = local_slots(max_parallel, runs_per_gpu, self.gpus)
         self.queue: deque[Job] = deque()
-        self.procs: dict[int, tuple[Job, subprocess.Popen]] = {}  # slot -> (job, process)
+        self.running: list[tuple[Job, subprocess.Popen, list[int]]] = []  # (job, process, the GPUs it holds)
+        self.load = [0] * self.gpus  # runs on each GPU
         self.exited: dict[str, int] = {}
 
     def describe(self) -> str:
@@ -62,41 +64,65 @@ class LocalLauncher(Launcher):
         self.queue.extend(jobs)
         self._fill()
 
+    def _place(self, job: Job) -> list[int] | None:
+        """The GPUs `job` takes now (its devices' worth of idle ones, or the least loaded one with room), [] on a
+        CPU machine, or None while they are busy. A run asking for more GPUs than exist gets them all, and says
+        so itself in one line."""
+        if not self.gpus:
+            used = sum(j.devices for j, _, _ in self.running)
+            return [] if not self.running or used + job.devices <= self.slots else None
+        if job.devices > 1:
+            idle = [g for g in range(self.gpus) if self.load[g] == 0]
+            if job.devices > self.gpus:
+                return list(range(self.gpus)) if len(idle) == self.gpus else None
+            return idle[:job.devices] if len(idle) >= job.devices else None
+        if len(self.running) >= self.slots:
+            return None
+        g = min(range(self.gpus), key=lambda i: self.load[i])
+        return [g] if self.load[g] < self.runs_per_gpu else None
+
     def _fill(self) -> None:
-        for slot in range(self.slots):
-            if slot in self.procs or not self.queue:
-                continue
-            job = self.queue.popleft()
+        while self.queue:
+            job = self.queue[0]
+            gpus = self._place(job)
+            if gpus is None:
+                return
+            self.queue.popleft()
             env = dict(os.environ)
             if self.gpus:
-                env["CUDA_VISIBLE_DEVICES"] = str((slot // self.runs_per_gpu) % self.gpus)
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+                for g in gpus:
+                    self.load[g] += self.runs_per_gpu if job.devices > 1 else 1
             else:
-                share_cores(env, self.slots)
+                share_cores(env, max(1, self.slots // job.devices))  # its ranks split these between them
             log = open(RunDir(job.run_dir).worker_log, "ab")
             proc = subprocess.Popen([sys.executable, "-m", "bench_ssl.run", str(job.config_path)], env=env,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)  # Ctrl-C goes to the driver, which decides
             log.close()
-            self.procs[slot] = (job, proc)
+            self.running.append((job, proc, gpus))
 
     def states(self) -> dict[str, str]:
-        for slot, (job, proc) in list(self.procs.items()):
+        for entry in list(self.running):
+            job, proc, gpus = entry
             if proc.poll() is not None:
                 self.exited[job.run_id] = proc.returncode
-                del self.procs[slot]
+                self.running.remove(entry)
+                for g in gpus:
+                    self.load[g] -= self.runs_per_gpu if job.devices > 1 else 1
         self._fill()
         states = {job.run_id: QUEUED for job in self.queue}
-        states.update({job.run_id: RUNNING for job, _ in self.procs.values()})
+        states.update({job.run_id: RUNNING for job, _, _ in self.running})
         states.update({rid: EXITED for rid in self.exited})
         return states
 
     def cancel(self) -> None:
         self.queue.clear()
-        for job, proc in self.procs.values():
+        for job, proc, _ in self.running:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)  # the run checkpoints at its next step and exits
+                os.killpg(proc.pid, signal.SIGTERM)  # the run (all its ranks) checkpoints at its next step and exits
         deadline = time.time() + 60
-        for job, proc in self.procs.values():
+        for job, proc, _ in self.running:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:

@@ -37,6 +37,7 @@ class SubmititLauncher(Launcher):
                 if slurm.additional:
                     params["slurm_additional_parameters"] = dict(slurm.additional)
         self.executor.update_parameters(**params)
+        self.gpus_per_node = params.get("gpus_per_node") or 0  # of a run of one rank; a run of D ranks takes D
         self.jobs: dict[str, object] = {}
         self.cluster = cluster
 
@@ -46,12 +47,18 @@ class SubmititLauncher(Launcher):
     def start(self, jobs: list[Job]) -> None:
         from .job import RunJob
 
-        if not jobs:
-            return
-        submitted = self.executor.map_array(RunJob(), [str(j.config_path) for j in jobs])
-        for job, sj in zip(jobs, submitted):
-            self.jobs[job.run_id] = sj
-        log.info("submitted %d run(s) as %s job(s) %s", len(jobs), self.name, submitted[0].job_id.split("_")[0])
+        groups: dict[tuple[int, int], list[Job]] = {}
+        for job in jobs:  # one array per shape: a run of D ranks on N nodes is a job of D tasks on each of N nodes
+            groups.setdefault((job.devices, job.nodes), []).append(job)
+        for (devices, nodes), group in groups.items():
+            gpus = self.gpus_per_node if devices == 1 else devices if self.gpus_per_node else 0  # 0: a CPU cluster
+            self.executor.update_parameters(tasks_per_node=devices, nodes=nodes, gpus_per_node=gpus)
+            submitted = self.executor.map_array(RunJob(), [str(j.config_path) for j in group])
+            for job, sj in zip(group, submitted):
+                self.jobs[job.run_id] = sj
+            where = f" ({devices} task(s) x {nodes} node(s) each)" if devices * nodes > 1 else ""
+            log.info("submitted %d run(s) as %s job(s) %s%s", len(group), self.name,
+                     submitted[0].job_id.split("_")[0], where)
 
     def states(self) -> dict[str, str]:
         out = {}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..distributed import all_gather_grad, rank_rows
 from ..params import param
 
 
@@ -28,7 +29,7 @@ def infonce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor | None,
     """Mean over the N queries of -log softmax([q.k+, q.k-_1..K] / temperature)[0] (positive first).
 
     q, k: (N, D), k[n] the positive key of q[n]; queue: (K, D) negatives shared by all queries, or None
-    for in-batch negatives (the other N-1 keys: K = N-1). normalize: cosine similarities (queue rows
+    for in-batch negatives (the other N-1 keys of the whole batch, every rank's: K = N-1). normalize: cosine similarities (queue rows
     included). Computed in float32 whatever the autocast dtype, because it exponentiates.
     """
     if q.dim() != 2 or q.shape != k.shape:
@@ -38,9 +39,9 @@ def infonce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor | None,
     q, k = q.float(), k.float()
     if normalize:
         q, k = F.normalize(q, dim=1), F.normalize(k, dim=1)
-    if queue is None:  # row n: its own key on the diagonal, the batch's other N-1 keys as negatives
-        logits = q @ k.T
-        target = torch.arange(q.shape[0], device=q.device)
+    if queue is None:  # row n: its own key, the batch's other N-1 keys (gathered from every rank) as negatives
+        logits = q @ all_gather_grad(k).T
+        target = torch.arange(rank_rows(q.shape[0]).start, rank_rows(q.shape[0]).stop, device=q.device)
     else:
         queue = queue.float()
         if normalize:

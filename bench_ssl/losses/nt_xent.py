@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..params import param
 from ..registry import LOSSES
-from .pairs import pair_similarities
+from .pairs import itself_mask, pair_similarities
 
 
 @dataclass
@@ -23,5 +23,4 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = NTXentParam
             normalize: bool = NTXentParams.normalize) -> torch.Tensor:
     """Mean over all 2N anchors of -log softmax(sim/temperature)[positive], the anchor itself excluded."""
     sim, positive, _ = pair_similarities(z1, z2, normalize)
-    itself = torch.eye(sim.shape[0], dtype=torch.bool, device=sim.device)
-    return F.cross_entropy((sim / temperature).masked_fill(itself, float("-inf")), positive)
+    return F.cross_entropy((sim / temperature).masked_fill(itself_mask(sim, positive), float("-inf")), positive)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..distributed import all_gather, all_gather_grad, rank_rows
 from ..params import param
 
 VARIANTS = ("out", "in")
@@ -32,18 +33,20 @@ P = SupConParams
 
 
 def positives(labels: torch.Tensor, views: int, max_positives: int | None = None,
-              generator: torch.Generator | None = None) -> torch.Tensor:
-    """(N*V, N*V) bool: anchor a's positives, view-major (a is view a // N of sample a % N). Every other sample
-    with its label; with `max_positives`, its own other views and then at most max_positives - (V - 1)
-    same-class samples of other images, drawn uniformly per anchor (so 1 with two views is SimCLR's positive)."""
+              generator: torch.Generator | None = None, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """(A, N*V) bool: the positives of anchors `rows` (all N*V when None) among the N*V samples, view-major (a is
+    view a // N of sample a % N). Every other sample with its label; with `max_positives`, its own other views
+    and then at most max_positives - (V - 1) same-class samples of other images, drawn uniformly per anchor (so
+    1 with two views is SimCLR's positive)."""
     n = labels.shape[0]
     lab = labels.repeat(views)
-    itself = torch.eye(views * n, dtype=torch.bool, device=labels.device)
-    positive = (lab[:, None] == lab[None, :]) & ~itself
+    rows = torch.arange(views * n, device=labels.device) if rows is None else rows
+    itself = rows[:, None] == torch.arange(views * n, device=labels.device)[None, :]
+    positive = (lab[rows][:, None] == lab[None, :]) & ~itself
     if max_positives is None:
         return positive
     sample = torch.arange(n, device=labels.device).repeat(views)
-    own = (sample[:, None] == sample[None, :]) & ~itself
+    own = (sample[rows][:, None] == sample[None, :]) & ~itself
     others = positive & ~own
     scores = torch.rand(others.shape, generator=generator, device=labels.device).masked_fill(~others, -1.0)
     rank = scores.argsort(dim=1, descending=True).argsort(dim=1)  # 0 for the anchor's first drawn candidate
@@ -57,20 +60,26 @@ def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = P.tempera
 
     Each anchor's softmax runs over all N*V-1 other samples (itself excluded); its positives are the
     other samples with its label (at most `max_positives` of them: see `positives`). Anchors without any
-    positive (possible only with V=1) are left out of the mean.
+    positive (possible only with V=1) are left out of the mean. In a run of several ranks, z and labels are
+    this rank's part of the batch: the samples are gathered from every rank and the mean runs over this
+    rank's anchors.
     """
     if z.dim() != 3 or labels.shape != z.shape[:1]:
         raise ValueError(f"z must be (N, V, D) and labels (N,); got {tuple(z.shape)} and {tuple(labels.shape)}")
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
-    n, v, d = z.shape
+    local, v, d = z.shape
+    z, labels = all_gather_grad(z), all_gather(labels.to(z.device))  # the whole batch, from every rank
+    n = z.shape[0]
     f = z.float().transpose(0, 1).reshape(v * n, d)  # view-major: anchor a is view a // n of sample a % n
     if normalize:
         f = F.normalize(f, dim=1)
-    itself = torch.eye(v * n, dtype=torch.bool, device=f.device)
-    logits = (f @ f.T / temperature).masked_fill(itself, float("-inf"))
+    mine = torch.arange(rank_rows(local).start, rank_rows(local).stop, device=f.device)
+    rows = (mine[None, :] + n * torch.arange(v, device=f.device)[:, None]).reshape(-1)  # this rank's anchors
+    itself = rows[:, None] == torch.arange(v * n, device=f.device)[None, :]
+    logits = (f[rows] @ f.T / temperature).masked_fill(itself, float("-inf"))
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-    positive = positives(labels.to(f.device), v, max_positives)
+    positive = positives(labels, v, max_positives, rows=rows)
     n_pos = positive.sum(1)
     has_pos = n_pos > 0
     if variant == "out":  # -1/|P| sum_p log p_ip

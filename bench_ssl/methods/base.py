@@ -38,6 +38,10 @@ class Method(nn.Module):
         """Return the scalar loss for one batch: `views[v]` is (B,3,H,W), `index` the images' dataset rows."""
         raise NotImplementedError
 
+    def forward(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """The training step, as the module's call: what DistributedDataParallel wraps in a run of several ranks."""
+        return self.training_step(views, labels, index)
+
     def after_optimizer_step(self, progress: float) -> None:
         """Hook for methods with extra state (momentum encoders, queues); progress runs from 0 to 1 over training."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..distributed import all_gather
 from ..errors import ConfigError
 from ..losses import InfoNCEParams, infonce
 from ..params import param
@@ -58,9 +59,10 @@ class MemoryBank(Method):
         q = self.project(views[0]).float()
         if m.normalize:
             q = F.normalize(q, dim=1)
-        negatives = self.sample_negatives(index)
+        everyone = all_gather(index)  # the whole batch's images, from every rank
+        negatives = self.sample_negatives(everyone)
         loss = infonce(q, self.bank[index], self.bank[negatives], temperature=m.temperature, normalize=m.normalize)
-        with torch.no_grad():
-            fresh = m.bank_momentum * self.bank[index] + (1.0 - m.bank_momentum) * q.detach()
-            self.bank.index_copy_(0, index, F.normalize(fresh, dim=1) if m.normalize else fresh)
+        with torch.no_grad():  # every rank refreshes the whole batch's entries: the banks of all ranks stay equal
+            fresh = m.bank_momentum * self.bank[everyone] + (1.0 - m.bank_momentum) * all_gather(q.detach())
+            self.bank.index_copy_(0, everyone, F.normalize(fresh, dim=1) if m.normalize else fresh)
         return loss

@@ -5,10 +5,11 @@ theta_k <- m theta_k + (1 - m) theta_q after every optimiser step (m = 0: a plai
 MoCo Table 1 reports). Keys of each batch enter the queue after the loss. v2 is config only: an MLP
 head, `blur` in the augmentations, the cosine schedule and temperature 0.2.
 
-Shuffling BN on one device: with `shuffle_bn`, every BN layer of both encoders normalises
-`bn_splits` sub-batches separately (as that many GPUs would), and the key batch is permuted before the
-key encoder and un-permuted after, so a query and its key never share BN statistics by construction;
-without it, the model can cheat through batch statistics (MoCo Sec. 3.3).
+Shuffling BN: with `shuffle_bn`, every BN layer of both encoders normalises `bn_splits` sub-batches
+separately (as that many GPUs would; with several ranks, each rank holds bn_splits / ranks of them), and the
+key batch is permuted before the key encoder and un-permuted after (across ranks when there are several),
+so a query and its key never share BN statistics by construction; without it, the model can cheat through
+batch statistics (MoCo Sec. 3.3).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..distributed import all_gather, broadcast, rank_rows, world
 from ..errors import ConfigError
 from ..losses import InfoNCEParams, infonce
 from ..models.split_bn import convert_split_bn
@@ -33,7 +35,8 @@ class MoCoParams(InfoNCEParams):  # temperature, normalize: InfoNCE's
     momentum: float = param(0.999, low=0.0, high=1.0, help="key encoder theta_k <- m theta_k + (1 - m) theta_q; 0: a copy")
     queue_size: int = param(4096, low=1, help="K keys in the queue, a multiple of optim.batch_size (paper: 65536)")
     shuffle_bn: bool = param(True, help="shuffling BN, emulated with bn_splits BN sub-batches")
-    bn_splits: int = param(8, low=1, help="BN sub-batches ('GPUs') with shuffle_bn; divides optim.batch_size")
+    bn_splits: int = param(8, low=1, help="BN sub-batches ('GPUs') of the whole batch with shuffle_bn; divides "
+                                          "optim.batch_size; with several ranks, each holds bn_splits / ranks of them")
 
     def inactive(self) -> tuple[str, ...]:
         return () if self.shuffle_bn else ("bn_splits",)
@@ -53,6 +56,11 @@ class MoCoParams(InfoNCEParams):  # temperature, normalize: InfoNCE's
                 f"{where}.bn_splits: {self.bn_splits} does not split optim.batch_size {b} into 2 or more equal BN "
                 f"sub-batches of at least 2 images; use a divisor of {b} between 2 and {b // 2}, or {where}.shuffle_bn=false"
             )
+        ranks = cfg.train.world_size
+        if self.shuffle_bn and self.bn_splits % ranks:
+            raise ConfigError(
+                f"{where}.bn_splits: {self.bn_splits} BN sub-batches do not spread evenly over {ranks} ranks "
+                f"(train.devices x train.nodes); use a multiple of {ranks}, e.g. {ranks * max(1, self.bn_splits // ranks)}")
 
 
 @METHODS.register("moco", MoCoParams)
@@ -62,7 +70,7 @@ class MoCo(Method):
     def __init__(self, cfg, num_train: int, num_classes: int):
         super().__init__(cfg, num_train, num_classes)
         m = self.params
-        self.bn_splits = m.bn_splits if m.shuffle_bn else 1
+        self.bn_splits = m.bn_splits // world().size if m.shuffle_bn else 1  # the sub-batches on this rank
         if self.bn_splits > 1:
             convert_split_bn(self.backbone, self.bn_splits)
             convert_split_bn(self.head, self.bn_splits)
@@ -72,12 +80,20 @@ class MoCo(Method):
 
     @torch.no_grad()
     def keys(self, x: torch.Tensor) -> torch.Tensor:
-        """Key-encoder projections of x, in x's order; computed on a shuffled batch when shuffling BN."""
-        if self.bn_splits == 1:
-            k = self.key_head(self.key_backbone(x))
-        else:
+        """Key-encoder projections of x, in x's order; computed on a shuffled batch when shuffling BN. With
+        several ranks the whole batch is shuffled across them (MoCo's batch_shuffle_ddp: rank 0's permutation),
+        so a rank's BN statistics mix images of every rank."""
+        encode = lambda images: self.key_head(self.key_backbone(images))  # noqa: E731
+        if not self.params.shuffle_bn:
+            k = encode(x)
+        elif not world().distributed:
             perm = torch.randperm(x.shape[0], device=x.device)
-            k = self.key_head(self.key_backbone(x[perm]))[torch.argsort(perm)]
+            k = encode(x[perm])[torch.argsort(perm)]
+        else:
+            everyone = all_gather(x)
+            perm = broadcast(torch.randperm(everyone.shape[0], device=x.device))
+            mine = rank_rows(x.shape[0])
+            k = all_gather(encode(everyone[perm[mine]]))[torch.argsort(perm)][mine]
         k = k.float()
         return F.normalize(k, dim=1) if self.params.normalize else k
 
@@ -87,7 +103,7 @@ class MoCo(Method):
         k = self.keys(views[1])
         # a snapshot: the matmul's backward needs the queue as it was, and push() overwrites it in place
         loss = infonce(q, k, self.queue.keys.clone(), temperature=m.temperature, normalize=m.normalize)
-        self.queue.push(k)
+        self.queue.push(all_gather(k))  # every rank's keys, in rank order: the queues of all ranks stay equal
         return loss
 
     def after_optimizer_step(self, progress: float) -> None:

@@ -37,6 +37,7 @@ class RunDir:
     TRIAL = "trial.json"  # which trials of an Optuna study ran (or reused) this run
     LOG = "log.txt"
     WORKER_LOG = "worker.log"
+    RANK_LOG = "rank{rank}.log"  # the output of rank 1, 2, ... of a run of several ranks (rank 0 writes log.txt)
 
     def __post_init__(self):
         object.__setattr__(self, "path", Path(self.path))
@@ -104,6 +105,9 @@ class RunDir:
     @property
     def worker_log(self) -> Path:
         return self.path / self.WORKER_LOG
+
+    def rank_log(self, rank: int) -> Path:
+        return self.path / self.RANK_LOG.format(rank=rank)
 
     def exists(self) -> bool:
         return self.path.is_dir()

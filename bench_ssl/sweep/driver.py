@@ -23,7 +23,8 @@ from .spec import SweepSpec
 
 def _job(run: SweepRun) -> Job:
     run_dir = run.run_dir.mkdir()
-    return Job(run.run_id, run_dir.path, run_dir.write_config(run.config))
+    train = run.config.train
+    return Job(run.run_id, run_dir.path, run_dir.write_config(run.config), train.devices, train.nodes)
 
 
 def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False, retry_failed: bool = False,

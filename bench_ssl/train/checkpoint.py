@@ -22,18 +22,24 @@ log = logging.getLogger("bench_ssl.train")
 CHECKPOINT = RunDir.CHECKPOINT
 
 
-def save_checkpoint(run_dir: Path | RunDir, run_id: str, *, method, optimizer, generators: dict, progress: dict) -> None:
-    """`progress`: epoch (completed), step (global), batch (done in the current epoch) and, mid-epoch,
-    order_epoch_start and partial (loss_sum, seconds)."""
-    state = {
-        "run_id": run_id,
-        "progress": progress,
-        "model": method.state_dict(),
-        "optimizer": optimizer.state_dict(),
+def random_state(generators: dict) -> dict:
+    """Every random stream of this process: the run's named generators and torch's global ones."""
+    return {
         "generators": {name: g.get_state() for name, g in generators.items()},
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
+
+
+def save_checkpoint(run_dir: Path | RunDir, run_id: str, *, method, optimizer, generators: dict, progress: dict,
+                    ranks: list[dict] | None = None) -> None:
+    """`progress`: epoch (completed), step (global), batch (done in the current epoch) and, mid-epoch,
+    order_epoch_start and partial (loss_sum, seconds). `ranks`: in a run of several ranks, each rank's
+    `random_state` (its augmentation stream is its own), which rank 0 writes for all."""
+    state = {"run_id": run_id, "progress": progress, "model": method.state_dict(), "optimizer": optimizer.state_dict(),
+             **random_state(generators)}
+    if ranks is not None:
+        state["ranks"] = ranks
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(_run(run_dir).checkpoint, buf.getvalue())
@@ -43,8 +49,10 @@ def _run(run_dir) -> RunDir:
     return run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
 
 
-def load_checkpoint(run_dir: Path | RunDir, run_id: str, *, method, optimizer, generators: dict) -> dict | None:
+def load_checkpoint(run_dir: Path | RunDir, run_id: str, *, method, optimizer, generators: dict,
+                    rank: int = 0) -> dict | None:
     """Restore state in place and return the saved progress, or None when there is no usable checkpoint.
+    `rank`: in a run of several ranks, whose random streams to restore (the weights are everyone's).
 
     Loaded with `weights_only=True`, so a file planted in a shared results folder cannot run code: one that
     holds other Python objects is refused (StoredFileError; `--force` starts the run over). A file that is
@@ -76,13 +84,18 @@ def load_checkpoint(run_dir: Path | RunDir, run_id: str, *, method, optimizer, g
         return _aside(run, path, "is a torch file but not a bench_ssl checkpoint")
     if state["run_id"] != run_id:
         return _aside(run, path, f"is the checkpoint of another run ({state['run_id']})")
+    if rank and len(state.get("ranks") or []) <= rank:
+        raise StoredFileError(f"{path} holds no random state for rank {rank} (written by a run of fewer ranks); "
+                              "re-run with --force to start the run over")
     method.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
+    streams = {**state["generators"], **state["ranks"][rank]["generators"]} if rank else state["generators"]
     for name, g in generators.items():
-        g.set_state(state["generators"][name])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+        g.set_state(streams[name])
+    own = state["ranks"][rank] if rank else state
+    torch.set_rng_state(own["torch_rng"])
+    if own["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(own["cuda_rng"])
     return state["progress"]
 
 

@@ -2,11 +2,16 @@
 
 The data sits on the device as uint8; each step gathers a batch by index, augments it there with
 per-sample random parameters, and runs the method's loss under bf16 autocast in channels_last on CUDA.
+In a run of several ranks (train.devices x train.nodes) every rank holds the data, takes its slice of each
+global batch, augments it with its own random stream and steps through DistributedDataParallel; rank 0 alone
+writes the run folder and evaluates.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import inspect
 import logging
 import math
 import resource
@@ -21,6 +26,7 @@ from tqdm import tqdm
 
 from ..augment import build_pipeline, to_float
 from ..config import RunConfig, to_dict
+from ..distributed import all_reduce_max, all_reduce_sum, world
 from ..errors import BenchSSLError, ConfigError
 from ..eval import EVALUATIONS, EvalContext
 from ..loggers import Loggers
@@ -29,7 +35,7 @@ from ..optim import build_optimizer, lr_at
 from ..output import environment
 from ..results.run_dir import RunDir
 from . import interrupt
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, random_state, save_checkpoint
 from .hold import hold_after_checkpoint
 from .tensors import TensorData, check_batch_size, load_tensors
 
@@ -42,6 +48,14 @@ def resolve_device(name: str) -> torch.device:
     if not torch.cuda.is_available():
         raise ConfigError("device: 'cuda' was asked for but no CUDA GPU is visible; use device=auto or device=cpu")
     return torch.device("cuda", torch.cuda.current_device())
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of rank `rank`'s own random streams: the run's seed on rank 0 (a one-rank run is unchanged),
+    a stable mix of both elsewhere."""
+    if rank == 0:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"{seed}/{rank}".encode()).digest()[:8], "little") >> 1
 
 
 def group_views(pipelines: list) -> list[tuple[object, list[int]]]:
@@ -57,10 +71,17 @@ class Trainer:
         self.cfg, self.run_id = cfg, run_id
         self.run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
         self.device = resolve_device(cfg.device)
+        self.world = world()
         cuda = self.device.type == "cuda"
         self.bf16 = cfg.train.bf16 and cuda
         self.channels_last = cfg.train.channels_last and cuda
-        torch.manual_seed(cfg.seed)
+        if self.world.size != cfg.train.world_size:
+            raise ConfigError(f"train.devices x train.nodes is {cfg.train.world_size} but this process is rank "
+                              f"{self.world.rank} of {self.world.size}; start the run with python -m bench_ssl.run")
+        if self.world.distributed and cfg.model.sync_bn and not cuda:
+            raise ConfigError("model.sync_bn: torch's SyncBatchNorm runs on GPUs only; on CPU ranks each rank "
+                              "normalises its own part of the batch: set model.sync_bn=false")
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         t0 = time.time()
         self.data: TensorData = load_tensors(cfg.data, self.device)
         check_batch_size(cfg.optim.batch_size, self.data, cfg.data)
@@ -71,19 +92,33 @@ class Trainer:
         self.data_time_s = time.time() - t0
         self.method = build_method(cfg, self.data.train_x.shape[0], self.data.num_classes).to(self.device)
         self.method.bind_data(self.data.mean, self.data.std)
+        if self.world.distributed and cfg.model.sync_bn:
+            self.method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.method)
         if self.channels_last:
             self.method = self.method.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(self.method, cfg.optim)
+        # the batch order is the run's (the same on every rank); the augmentations are each rank's own
+        seed = rank_seed(cfg.seed, self.world.rank)
         self.generators = {
-            "augment": torch.Generator(device=self.device).manual_seed(cfg.seed),
+            "augment": torch.Generator(device=self.device).manual_seed(seed),
             "order": torch.Generator().manual_seed(cfg.seed),
         }
+        self.local_batch = cfg.optim.batch_size // self.world.size
+        model = self.method.training_step
+        if self.world.distributed:
+            torch.manual_seed(seed)  # each rank's own draws from torch's global stream from here on
+            # buffers stay per rank: queues and memory banks are kept equal by the methods' own gathers, and
+            # broadcasting them every step would move megabytes for nothing
+            ddp = torch.nn.parallel.DistributedDataParallel
+            per_rank = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
+                        else {"broadcast_buffers": False})  # the name before torch 2.14
+            model = ddp(self.method, device_ids=[self.device.index] if cuda else None, **per_rank)
         a = cfg.augment
         views = [a.view1, a.view2] if a.view2 is not None else [a.view1]  # view2 is absent for one-view methods
         branches = [build_pipeline(v, {name: a.ops[name] for name in v}) for v in views]
         self.pipelines = [branches[i % 2] for i in range(self.method.n_views)]  # views alternate view1, view2
         self.view_groups = group_views(self.pipelines)
-        self.step_fn = torch.compile(self.method.training_step) if cfg.train.compile else self.method.training_step
+        self.step_fn = torch.compile(model) if cfg.train.compile else model
         # With compile, the augmentation's ~200 small launch-bound ops (parameters drawn eagerly, so the
         # random stream is unchanged) are fused too: uint8 -> float -> ops -> normalise in a few kernels.
         self.augment_fn = torch.compile(self.augment, dynamic=False) if cfg.train.compile else self.augment
@@ -103,11 +138,41 @@ class Trainer:
             torch.cuda.synchronize(self.device)
 
     def save(self, progress: dict) -> None:
-        save_checkpoint(self.run_dir, self.run_id, method=self.method, optimizer=self.optimizer,
-                        generators=self.generators, progress=progress)
+        """Rank 0 writes the checkpoint, with every rank's random streams (all ranks must call this)."""
+        ranks = None
+        if self.world.distributed:
+            ranks = [None] * self.world.size
+            torch.distributed.all_gather_object(ranks, random_state(self.generators))
+        if self.world.main:
+            save_checkpoint(self.run_dir, self.run_id, method=self.method, optimizer=self.optimizer,
+                            generators=self.generators, progress=progress, ranks=ranks)
+
+    def load(self) -> dict | None:
+        """The checkpoint's progress (None: start from scratch), restored on every rank. Rank 0 looks first (and
+        may move a foreign file aside); the others load it only once rank 0 has accepted it."""
+        kw = dict(method=self.method, optimizer=self.optimizer, generators=self.generators)
+        resumed = load_checkpoint(self.run_dir, self.run_id, **kw) if self.world.main else None
+        if self.world.distributed:
+            found = [resumed is not None]
+            torch.distributed.broadcast_object_list(found, src=0)
+            if found[0] and not self.world.main:
+                resumed = load_checkpoint(self.run_dir, self.run_id, rank=self.world.rank, **kw)
+        return resumed
+
+    def stop_requested(self) -> bool:
+        """Whether any rank was asked to stop: all ranks stop at the same step."""
+        asked = interrupt.stop_requested() is not None
+        if not self.world.distributed:
+            return asked
+        return bool(all_reduce_max(torch.tensor([int(asked)], device=self.device)).item())
+
+    @staticmethod
+    def stop_signal() -> str:
+        sig = interrupt.stop_requested()
+        return str(sig) if sig is not None else "(on another rank)"
 
     def make_views(self, idx: torch.Tensor) -> list[torch.Tensor]:
-        """Gather the batch (uint8, on the device) and augment it there: one view per pipeline.
+        """Gather the batch (uint8, on the device; this rank's part of it) and augment it there: one view per pipeline.
 
         Views that share a pipeline (SimCLR's symmetric views) are augmented in one call on the batch
         repeated: every image still draws its own parameters, and the ops, which are launch-bound at
@@ -154,32 +219,36 @@ class Trainer:
         self.method.train()
         loss_sum = torch.tensor(resume["partial"]["loss_sum"] if first else 0.0, device=self.device)
         done_before = resume["partial"]["seconds"] if first else 0.0
-        show = sys.stderr.isatty() if cfg.output.progress is None else cfg.output.progress
+        show = (sys.stderr.isatty() if cfg.output.progress is None else cfg.output.progress) and self.world.main
         bar = tqdm(total=self.steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}",
                    leave=False, disable=not show, file=sys.stderr)
         self.sync()
         t0 = time.perf_counter()
+        mine = slice(self.world.rank * self.local_batch, (self.world.rank + 1) * self.local_batch)
         for i in range(first, self.steps_per_epoch):
-            idx = order[i * b:(i + 1) * b]
+            idx = order[i * b:(i + 1) * b][mine]
             loss, lr = self.optimize(self.make_views(idx), data.train_y[idx], idx, step)
             loss_sum += loss
             step += 1
             if show and (i % 10 == 0 or i == self.steps_per_epoch - 1):
                 bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.3g}")
             bar.update()
-            if interrupt.stop_requested() is not None and i + 1 < self.steps_per_epoch:
+            if self.stop_requested() and i + 1 < self.steps_per_epoch:
                 self.sync()
-                partial = {"loss_sum": loss_sum.item(), "seconds": done_before + time.perf_counter() - t0}
+                # the ranks' mean, from which every rank resumes: their mean is then the batch's again
+                partial = {"loss_sum": all_reduce_sum(loss_sum.clone()).item() / self.world.size,
+                           "seconds": done_before + time.perf_counter() - t0}
                 self.save({"epoch": epoch, "step": step, "batch": i + 1, "order_epoch_start": order_start, "partial": partial})
                 bar.close()
                 raise interrupt.Interrupted(
-                    f"run {self.run_id} stopped by signal {interrupt.stop_requested()} in epoch {epoch + 1} after batch "
+                    f"run {self.run_id} stopped by signal {self.stop_signal()} in epoch {epoch + 1} after batch "
                     f"{i + 1}/{self.steps_per_epoch}; checkpoint saved, run the same config again to resume"
                 )
         self.sync()
         seconds = done_before + time.perf_counter() - t0
         bar.close()
-        mean_loss = loss_sum.item() / self.steps_per_epoch
+        # each rank's loss is the mean over its own anchors; their mean is the whole batch's
+        mean_loss = all_reduce_sum(loss_sum).item() / self.world.size / self.steps_per_epoch
         if not math.isfinite(mean_loss):
             raise BenchSSLError(
                 f"training diverged: the loss is {mean_loss} in epoch {epoch + 1}; lower optim.lr or add warm-up (optim.warmup_epochs)"
@@ -217,39 +286,46 @@ class Trainer:
         t_start = time.time()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-        resumed = load_checkpoint(run_dir, self.run_id, method=self.method, optimizer=self.optimizer,
-                                  generators=self.generators)
+        resumed = self.load()
         epoch, step = (resumed["epoch"], resumed["step"]) if resumed else (0, 0)
-        if resumed:
+        main = self.world.main
+        if resumed and main:
             at = f" batch {resumed['batch']} of epoch {epoch + 1}" if resumed["batch"] else f" the end of epoch {epoch}"
             log.info("resumed %s from its checkpoint at%s", self.run_id, at)
         records = [r for r in run_dir.read_metrics() if r.get("epoch", 0) <= epoch]
-        run_dir.write_metrics(records)  # forget epochs the checkpoint does not hold
+        if main:
+            run_dir.write_metrics(records)  # forget epochs the checkpoint does not hold
         every = cfg.output.checkpoint_every
         mid_epoch = resumed if resumed and resumed["batch"] else None
         while epoch < cfg.optim.epochs:
             record, step = self.train_epoch(epoch, step, mid_epoch)
             mid_epoch = None
             epoch += 1
-            if cfg.eval.knn_every and epoch % cfg.eval.knn_every == 0:
-                record["knn_top1"] = self.evaluate(["knn"])["knn_top1"]
-            records.append(record)
-            run_dir.write_metrics(records)
-            log.info("epoch %d/%d  loss %.4f  lr %.4g  %.1f s  %.0f img/s%s", epoch, cfg.optim.epochs, record["loss"],
-                     record["lr"], record["epoch_s"], record["images_per_s"],
-                     f"  knn {record['knn_top1']:.4f}" if "knn_top1" in record else "")
-            if epoch == cfg.optim.epochs or (every and epoch % every == 0) or interrupt.stop_requested() is not None:
+            if main:  # the other ranks go on to the next step's collectives and wait there
+                if cfg.eval.knn_every and epoch % cfg.eval.knn_every == 0:
+                    record["knn_top1"] = self.evaluate(["knn"])["knn_top1"]
+                records.append(record)
+                run_dir.write_metrics(records)
+                log.info("epoch %d/%d  loss %.4f  lr %.4g  %.1f s  %.0f img/s%s", epoch, cfg.optim.epochs,
+                         record["loss"], record["lr"], record["epoch_s"], record["images_per_s"],
+                         f"  knn {record['knn_top1']:.4f}" if "knn_top1" in record else "")
+            stop = self.stop_requested()
+            if epoch == cfg.optim.epochs or (every and epoch % every == 0) or stop:
                 self.save({"epoch": epoch, "step": step, "batch": 0})
                 if epoch < cfg.optim.epochs:
-                    hold_after_checkpoint(self.run_id, epoch)
-            if on_epoch is not None:
+                    if main:
+                        hold_after_checkpoint(self.run_id, epoch)
+                    stop = self.stop_requested()  # a signal that ended the hold
+            if on_epoch is not None and main:
                 on_epoch(record)
-            if interrupt.stop_requested() is not None and epoch < cfg.optim.epochs:
+            if stop and epoch < cfg.optim.epochs:
                 raise interrupt.Interrupted(
-                    f"run {self.run_id} stopped by signal {interrupt.stop_requested()} after epoch {epoch}; "
+                    f"run {self.run_id} stopped by signal {self.stop_signal()} after epoch {epoch}; "
                     "checkpoint saved, run the same config again to resume"
                 )
         train_time = time.time() - t_start
+        if not main:
+            return {}  # rank 0 evaluates and writes the result
 
         t_eval = time.time()
         metrics = self.evaluate(cfg.eval.protocols)
@@ -308,6 +384,8 @@ def train_and_evaluate(cfg: RunConfig, run_id: str, run_dir: RunDir | Path, on_e
 
     try:
         result = trainer.run(each_epoch)
+        if not trainer.world.main:
+            return result
         loggers.log_final(result)
     finally:
         loggers.close()
