@@ -22,6 +22,8 @@ DEVICES = ("auto", "cpu", "cuda")
 DATA_FORMATS = ("auto", "cifar10", "cifar100", "stl10", "imagefolder")
 SCHEDULES = ("cosine", "constant", "step")
 LR_SCALING = ("none", "linear", "sqrt")
+STORAGES = ("memory", "stream")
+ON_CORRUPT = ("error", "skip")
 
 
 def many_of(registry: str, lists: tuple[str, ...], also: dict | None = None):
@@ -95,6 +97,19 @@ class DataConfig:
     stl10_unlabeled: bool = False
     cache_dir: str | None = None
     download: bool = False
+    storage: str = later(param("memory", choices=STORAGES, help="memory: decoded once into memory (and cached); "
+                               "stream: an ImageFolder read file by file in background workers, for sets larger "
+                               "than memory"))
+    workers: int | None = field(default=None, metadata={**param(None, low=0).metadata, "omit_none": True,
+                                "help": "stream: decoding worker processes (unset: up to 8, one per CPU)"})
+    on_corrupt: str = later(param("error", choices=ON_CORRUPT, help="stream: an image that does not decode stops the "
+                                  "run with its name (error), or is replaced by another image of its batch and "
+                                  "counted in the log (skip)"))
+
+    def check(self, where: str, cfg) -> None:
+        if self.storage == "stream" and self.format not in ("auto", "imagefolder"):
+            raise ConfigError(f"{where}.storage: stream reads ImageFolder trees (a folder, an uncompressed .tar or .tar "
+                              f"shards), not {where}.format={self.format}; use {where}.storage=memory")
 
 
 @dataclass
@@ -266,7 +281,7 @@ class RunConfig:
 
 
 # Keys that say where things go rather than what is computed: left out of the run id.
-NOT_HASHED = ("name", "output", "data.cache_dir", "data.download", "train.dist_timeout_s")
+NOT_HASHED = ("name", "output", "data.cache_dir", "data.download", "data.workers", "train.dist_timeout_s")
 
 __all__ = ["AugmentConfig", "DataConfig", "EvalConfig", "HeadConfig", "MethodConfig", "ModelConfig", "NOT_HASHED",
            "OptimConfig", "OutputConfig", "RunConfig", "TrainConfig"]

@@ -12,6 +12,7 @@ from bench_ssl.data import cache, cifar, imagefolder, stl10
 from bench_ssl.data.arrays import ArrayDataset, Source, Splits, channel_stats
 from bench_ssl.data.decode import resize_array
 from bench_ssl.data.detect import FORMATS, detect_format, require_exists
+from bench_ssl.data.fits import check_fits, first_image_hw, free_memory
 from bench_ssl.data.download import fetch_if_needed
 from bench_ssl.errors import DatasetError
 
@@ -25,11 +26,13 @@ def load_arrays(
     cache_dir: str | None = None,
     download: bool = False,
     stl10_unlabeled: bool = False,
+    device=None,
 ) -> ArrayDataset:
     """Load a dataset as uint8 NHWC arrays (see `ArrayDataset`), decoding only on a cache miss.
 
     `image_size` resizes every image to image_size x image_size (shorter side, then centre crop);
-    `stl10_unlabeled` appends STL-10's 100k unlabeled images to train_x with label -1.
+    `stl10_unlabeled` appends STL-10's 100k unlabeled images to train_x with label -1. A folder tree that would
+    not fit the memory of the host (or of `device`, a GPU) is refused before decoding (see `fits`).
     """
     root = os.path.abspath(os.path.expanduser(os.fspath(root)))
     if format not in FORMATS:
@@ -41,6 +44,9 @@ def load_arrays(
     fmt = detect_format(root) if format == "auto" else format
     unlabeled = bool(stl10_unlabeled) and fmt == "stl10"
     source = _scan(root, fmt, image_size, unlabeled)
+    if fmt == "imagefolder" and os.path.isdir(root) and source.files:  # a tree of files: its size is known up front
+        h, w = (image_size, image_size) if image_size else first_image_hw(source.files[0])
+        check_fits(len(source.files), h, w, *free_memory(device), source=root)
 
     identity = dict(source=root, format=fmt, image_size=image_size, stl10_unlabeled=unlabeled, version=cache.VERSION)
     path = cache.cache_path(os.path.expanduser(cache_dir or cache.default_dir()), identity)

@@ -171,14 +171,14 @@ class Trainer:
         sig = interrupt.stop_requested()
         return str(sig) if sig is not None else "(on another rank)"
 
-    def make_views(self, idx: torch.Tensor) -> list[torch.Tensor]:
+    def make_views(self, idx: torch.Tensor, x: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Gather the batch (uint8, on the device; this rank's part of it) and augment it there: one view per pipeline.
 
         Views that share a pipeline (SimCLR's symmetric views) are augmented in one call on the batch
         repeated: every image still draws its own parameters, and the ops, which are launch-bound at
         these sizes, launch once instead of once per view.
         """
-        x = self.data.train_x[idx]
+        x = self.data.train_x[idx] if x is None else x  # x: the batch already read (data.storage=stream)
         views: list = [None] * len(self.pipelines)
         for pipeline, members in self.view_groups:
             batch = x.repeat(len(members), 1, 1, 1) if len(members) > 1 else x
@@ -225,9 +225,14 @@ class Trainer:
         self.sync()
         t0 = time.perf_counter()
         mine = slice(self.world.rank * self.local_batch, (self.world.rank + 1) * self.local_batch)
+        streamed = not isinstance(data.train_x, torch.Tensor)  # the files are read ahead, batch by batch
+        if streamed:
+            ahead = iter(data.train_x.batches([order[i * b:(i + 1) * b][mine] for i in range(first, self.steps_per_epoch)],
+                                              pin=self.device.type == "cuda"))
         for i in range(first, self.steps_per_epoch):
             idx = order[i * b:(i + 1) * b][mine]
-            loss, lr = self.optimize(self.make_views(idx), data.train_y[idx], idx, step)
+            x = next(ahead) if streamed else None
+            loss, lr = self.optimize(self.make_views(idx, x), data.train_y[idx], idx, step)
             loss_sum += loss
             step += 1
             if show and (i % 10 == 0 or i == self.steps_per_epoch - 1):
@@ -256,6 +261,12 @@ class Trainer:
         images = self.steps_per_epoch * b
         record = {"epoch": epoch + 1, "step": step, "loss": mean_loss, "lr": lr, "epoch_s": seconds,
                   "images_per_s": images / seconds}
+        if streamed:
+            skipped = data.train_x.take_skipped()
+            if skipped:
+                record["skipped_images"] = len(skipped)
+                log.warning("epoch %d: %d unreadable image(s) replaced by another image of their batch "
+                            "(data.on_corrupt=skip), e.g. %s", epoch + 1, len(skipped), skipped[0])
         return record, step
 
     # ---------------------------------------------------------------- evaluation

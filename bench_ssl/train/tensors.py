@@ -1,4 +1,5 @@
-"""The dataset as uint8 tensors on the training device, ready for batched GPU augmentation.
+"""The dataset as uint8 tensors on the training device, ready for batched GPU augmentation (or, for sets larger
+than memory, streamed from its files batch by batch: `bench_ssl.data.stream`).
 
 Images stay uint8 (4x smaller than float) and NHWC in memory, i.e. channels_last once viewed as NCHW,
 which is the layout the convolutions want. Batches are gathered by index on the device: no DataLoader,
@@ -8,6 +9,7 @@ no worker processes, no host-to-device copy per step.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -18,7 +20,7 @@ from ..errors import ConfigError
 
 @dataclass
 class TensorData:
-    train_x: torch.Tensor  # (N,3,H,W) uint8, channels_last memory
+    train_x: torch.Tensor  # (N,3,H,W) uint8, channels_last memory (data.storage=stream: StreamedImages, indexed alike)
     train_y: torch.Tensor  # (N,) int64; -1 marks unlabeled images (STL-10)
     test_x: torch.Tensor
     test_y: torch.Tensor
@@ -46,9 +48,36 @@ def _to_device(x: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def load_tensors(data_cfg, device: torch.device) -> TensorData:
+    """The dataset on `device`: decoded uint8 tensors (`memory`), or `StreamedImages` that read and decode the
+    files as they are asked for (`stream`); labels, class selection and subsets are the same either way."""
     d = data_cfg
+    if d.storage == "stream":
+        return _streamed(d, device)
     arrays = load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir, download=d.download,
-                         stl10_unlabeled=d.stl10_unlabeled)
+                         stl10_unlabeled=d.stl10_unlabeled, device=device)
+    return _tensors(d, arrays, lambda x: _to_device(x, device), device)
+
+
+def _streamed(d, device: torch.device) -> TensorData:
+    from ..data.stream import StreamedImages, image_hw, sample_stats, scan_stream
+    from ..data.decode import worker_count
+
+    files, labels, n_train, classes = scan_stream(d.root)
+    hw = image_hw(files, d.image_size)
+    rows = np.arange(len(labels))
+    arrays = SimpleNamespace(train_x=rows[:n_train], train_y=labels[:n_train], test_x=rows[n_train:],
+                             test_y=labels[n_train:], classes=classes, mean=None, std=None)
+    workers = min(8, worker_count()) if d.workers is None else d.workers
+    data = _tensors(d, arrays, lambda r: StreamedImages(files, r, d.image_size, hw, device, d.on_corrupt, workers),
+                    device)
+    mean, std = sample_stats(files, rows[:n_train], d.image_size, hw, d.on_corrupt)  # all train images, as `memory`
+    data.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    data.std = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    return data
+
+
+def _tensors(d, arrays, images, device: torch.device) -> TensorData:
+    """Select classes and per-class subsets of `arrays` (images or row numbers), then `images(x)` each split."""
     train_x, train_y, test_x, test_y = arrays.train_x, arrays.train_y, arrays.test_x, arrays.test_y
     classes = list(arrays.classes)
     if d.classes:
@@ -64,13 +93,15 @@ def load_tensors(data_cfg, device: torch.device) -> TensorData:
     if d.test_per_class is not None:
         idx = class_balanced_subset(test_y, d.test_per_class, d.subset_seed)
         test_x, test_y = test_x[idx], test_y[idx]
+    stats = [None if v is None else torch.tensor(v, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+             for v in (arrays.mean, arrays.std)]
     return TensorData(
-        train_x=_to_device(train_x, device),
+        train_x=images(train_x),
         train_y=torch.from_numpy(train_y).long().to(device),
-        test_x=_to_device(test_x, device),
+        test_x=images(test_x),
         test_y=torch.from_numpy(test_y).long().to(device),
-        mean=torch.tensor(arrays.mean, dtype=torch.float32, device=device).view(1, 3, 1, 1),
-        std=torch.tensor(arrays.std, dtype=torch.float32, device=device).view(1, 3, 1, 1),
+        mean=stats[0],
+        std=stats[1],
         classes=classes,
     )
 
