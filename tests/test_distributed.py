@@ -340,3 +340,72 @@ def test_a_two_task_slurm_job_trains_the_run_of_a_local_launch_and_resumes_after
     assert result["resumed_from_epoch"] == 1
     for key in ("final_loss", "knn_top1", "linear_top1"):
         assert result[key] == pytest.approx(expected[key], abs=1e-4), key
+
+
+# ------------------------------------------------------------------------- the sweep launchers place them
+def test_the_local_launcher_gives_a_run_of_d_ranks_d_idle_gpus_and_packs_runs_of_one():
+    from bench_ssl.launch.base import Job
+    from bench_ssl.launch.local import LocalLauncher
+
+    def job(devices):
+        return Job("r", Path("/r"), Path("/r/config.yaml"), devices)
+
+    gpu = LocalLauncher(None, 2)
+    gpu.gpus, gpu.slots = 4, 8  # the placement rule, on the GPU machine this CPU machine is not
+    gpu.load = [1, 0, 0, 0]
+    assert gpu._place(job(2)) == [1, 2]  # two idle GPUs, not the one a packed run uses
+    assert gpu._place(job(1)) == [1]  # the least loaded GPU with room
+    gpu.load = [1, 2, 2, 0]
+    assert gpu._place(job(2)) is None  # one idle GPU: the 2-rank run waits
+    assert gpu._place(job(1)) == [3]
+    gpu.load = [2, 2, 2, 2]
+    assert gpu._place(job(1)) is None
+    gpu.load = [0, 0, 0, 0]
+    assert gpu._place(job(8)) == [0, 1, 2, 3]  # more than there are: all of them, and the run says so itself
+    cpu = LocalLauncher(2, 1)
+    cpu.gpus = 0
+    assert cpu._place(job(2)) == []
+    cpu.running = [(job(2), None, [])]
+    assert cpu._place(job(1)) is None  # a 2-rank run fills both worker slots
+    cpu.running = [(job(1), None, [])]
+    assert cpu._place(job(1)) == [] and cpu._place(job(2)) is None
+
+
+def _two_shapes(tmp_path, root):
+    sweep = tmp_path / "shapes.yaml"
+    sweep.write_text(f"""name: shapes
+base: {SMOKE}
+set: {{data.root: {root}, data.train_per_class: 20, data.test_per_class: 10, optim.batch_size: 40, optim.epochs: 2,
+      eval.protocols: [knn], eval.knn_every: 0}}
+runs:
+  - {{train.devices: 1}}
+  - {{train.devices: 2}}
+""")
+    return sweep
+
+
+@pytest.mark.parametrize("launcher", ["local", "slurm"])
+def test_a_sweep_runs_a_one_rank_and_a_two_rank_run_side_by_side(cifar_tar, tmp_path, launcher, request):
+    sweep = _two_shapes(tmp_path, cifar_tar)
+
+    def attempt(i):
+        out = tmp_path / f"{launcher}{i}"
+        args = [sys.executable, "-m", "bench_ssl.sweep", str(sweep), "--launcher", launcher, "--max-parallel", "2",
+                "--set", f"output.root={out}"]
+        if launcher == "slurm":
+            args += ["--cpus-per-task", "1", "--time-min", "60"]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, proc.stderr
+        return out, proc.stderr
+
+    if launcher == "slurm":
+        out, _ = request.getfixturevalue("slurm_cluster").surviving_restarts(attempt)
+    else:
+        out, _ = attempt(0)
+    runs = {json.loads(p.read_text())["config"]["train"].get("devices", 1): p.parent
+            for p in (out / "shapes").glob("*/result.json")}
+    assert sorted(runs) == [1, 2]
+    for run_dir in runs.values():
+        assert 0 <= json.loads((run_dir / "result.json").read_text())["knn_top1"] <= 1
+    # locally the run's owner starts its ranks (rank 1 writes rank1.log); on Slurm they are the job's two tasks
+    assert (runs[2] / "rank1.log").exists() == (launcher == "local")

@@ -1,4 +1,5 @@
-"""Side by side in one process: (a) the standard recipe, (b) our pipeline, (c) compute only.
+"""Side by side in one process: (a) the standard recipe, (b) our pipeline, (c) compute only, (d) ours streamed
+from files (`stream.py`).
 
 All three run the same training step (`Trainer.optimize`: the method's forward, loss, backward and
 optimiser step, bf16 and channels_last on CUDA) on the same model; they differ only in where the views
@@ -17,12 +18,19 @@ import torch
 from ..train import Trainer
 from .protocol import peak_memory_gb, reset_peak, sync, timed
 from .standard import standard_loader
+from .stream import stream_epoch
 
 
 def compare(cfg, workers: int, warmup: int, repeats: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_ssl-bench-") as tmp:
         trainer = Trainer(cfg, "bench", tmp)
-        return _compare(trainer, workers, warmup, repeats)
+        out = _compare(trainer, workers, warmup, repeats)
+        streamed = stream_epoch(cfg, trainer, warmup, repeats)
+        out.update({"stream_epoch_s": streamed["median_s"], "stream_workers": streamed["workers"],
+                    "stream_images_per_s": out["images_per_epoch"] / streamed["median_s"],
+                    "stream_over_ours": streamed["median_s"] / out["ours_epoch_s"]})
+        out["all_epoch_s"]["stream"] = streamed["all_s"]
+        return out
 
 
 def _compare(trainer: Trainer, workers: int, warmup: int, repeats: int) -> dict:

@@ -23,10 +23,14 @@ def markdown(r: dict) -> str:
         f"{_f(mem.get('ours'))} |",
         f"| (c) compute only: views ready on device | {_f(r['compute_only_epoch_s'])} | "
         f"{r['compute_only_images_per_s']:.0f} | {_f(mem.get('compute_only'))} |",
+        *([f"| (d) ours, data.storage=stream: files read in {r['stream_workers']} DataLoader workers | "
+           f"{_f(r['stream_epoch_s'])} | {r['stream_images_per_s']:.0f} | n/a |"] if "stream_epoch_s" in r else []),
         "",
         f"(a)/(b) = {r['standard_over_ours']:.2f}x faster than the standard recipe; (b)/(c) = "
         f"{r['ours_over_compute_only']:.2f}x compute only; augmentation alone {_f(r['augmentation_epoch_s'])} s/epoch "
-        f"({100 * r['augmentation_share']:.0f}% of ours); evaluation (features + linear) {_f(r['eval_s'], ' s', 1)}",
+        f"({100 * r['augmentation_share']:.0f}% of ours); evaluation (features + linear) {_f(r['eval_s'], ' s', 1)}"
+        + (f"; (d)/(b) = {r['stream_over_ours']:.2f}x the epoch of the same images held in memory"
+           if "stream_epoch_s" in r else ""),
     ]
     pack = r.get("packing")
     if pack:

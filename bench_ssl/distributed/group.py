@@ -71,8 +71,11 @@ def init_process_group(device_type: str, timeout_s: float) -> World:
         return world()
     addr, port = os.environ.get("MASTER_ADDR", "127.0.0.1"), int(os.environ.get("MASTER_PORT", "29500"))
     try:
-        store = dist.TCPStore(addr, port, w.size, is_master=w.rank == 0, timeout=timedelta(seconds=timeout_s),
-                              wait_for_workers=True)
+        # under torchrun the agent already serves the store on MASTER_PORT (and has gathered the ranks): every rank
+        # joins it as a client; otherwise rank 0 serves it and every rank counts itself in, and waits for the rest
+        own = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True"
+        store = dist.TCPStore(addr, port, w.size, is_master=own and w.rank == 0, timeout=timedelta(seconds=timeout_s),
+                              wait_for_workers=own)
         _store[:] = [store]
         if device_type == "cuda":
             torch.cuda.set_device(w.local_rank)

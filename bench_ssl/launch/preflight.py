@@ -125,14 +125,20 @@ class _DataIndex:
         self.labels: dict = {}
 
     def of(self, d) -> tuple:
-        key = (d.root, d.format, d.image_size, d.stl10_unlabeled, d.cache_dir)
+        key = (d.root, d.format, d.image_size, d.stl10_unlabeled, d.cache_dir, d.storage)
         if key not in self.labels:
             from ..data import load_arrays
 
             locate_data(d)
-            arrays = load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir,
-                                 stl10_unlabeled=d.stl10_unlabeled)
-            self.labels[key] = (arrays.train_y, list(arrays.classes))
+            if d.storage == "stream":  # the list of files says it all: nothing is decoded ahead
+                from ..data.stream import scan_stream
+
+                _, labels, n_train, classes = scan_stream(d.root)
+                self.labels[key] = (labels[:n_train], classes)
+            else:
+                arrays = load_arrays(d.root, format=d.format, image_size=d.image_size, cache_dir=d.cache_dir,
+                                     stl10_unlabeled=d.stl10_unlabeled)
+                self.labels[key] = (arrays.train_y, list(arrays.classes))
         labels, classes = self.labels[key]
         if d.classes:  # the run's classes only (an unknown name stops the sweep here, before any run folder)
             from ..data import select_classes
@@ -168,6 +174,8 @@ def _calibrate(cfg, rid: str) -> float:
 
     cfg = copy.deepcopy(cfg)
     cfg.train.compile = False  # compiling would take longer than the calibration (so compiled runs are overestimated)
+    ranks = cfg.train.world_size  # one rank's step on its slice here; the ranks share the epoch's images
+    cfg.train.devices, cfg.train.nodes, cfg.optim.batch_size = 1, 1, cfg.optim.batch_size // ranks
     with tempfile.TemporaryDirectory(prefix="bench_ssl-calibrate-") as tmp:
         trainer = Trainer(cfg, rid, Path(tmp))
         n = trainer.data.train_x.shape[0]
@@ -186,7 +194,7 @@ def _calibrate(cfg, rid: str) -> float:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()  # the driver keeps no GPU memory the runs need
     step_s = statistics.median(times[1:])
-    return step_s / b * (1 + EVAL_SHARE)
+    return step_s / b / ranks * (1 + EVAL_SHARE)
 
 
 def _checkpoint_bytes(cfg, index: _DataIndex) -> int:
