@@ -68,44 +68,39 @@ def run_rank(cfg: RunConfig, run_dir: RunDir, on_epoch=None) -> dict:
     """One rank of a run of several. Ranks started by `bench_ssl.run` find the folder owned by their parent;
     ranks started by torchrun or as Slurm tasks are their own owners: rank 0 claims the run (lock, config, log)
     and tells the others whether to train. Rank 0 returns the result, the others an empty dict."""
+    import torch.distributed as dist
+
     from .distributed import finish, init_process_group, shutdown
     from .distributed.launch import OWNER, die_with_owner
 
-    owned = os.environ.get(OWNER) == str(run_dir.path)
+    owned = os.environ.get(OWNER) == str(run_dir.path)  # started by bench_ssl.run, which holds the lock
     if owned:
         die_with_owner()
     w = init_process_group(resolve_device(cfg.device).type, cfg.train.dist_timeout_s)
+    lock = None
     try:
-        if owned:
-            with _log_to(run_dir.log) if w.main else contextlib.nullcontext(), \
-                    interrupt.stop_on(signal.SIGTERM, signal.SIGINT):
-                result = _train(cfg, run_dir, on_epoch if w.main else None)
-            finish()
-            return result
-        lock = None
-        try:
-            state = "train"
-            if w.main:
-                state, lock = _claim(cfg, run_dir)
-        finally:  # also when rank 0 failed to claim: the others must not wait for it
-            said = [state if w.main else None]
-            torch_dist().broadcast_object_list(said, src=0)
+        said = ["train"]
+        if not owned:
+            said = ["rank 0 failed before training (see its log)"]
+            try:
+                if w.main:
+                    said[0], lock = _claim(cfg, run_dir)
+            finally:  # also when rank 0's claim raised: the others must not wait for it
+                dist.broadcast_object_list(said, src=0)
         if said[0] == "finished":
             return run_dir.read_result() if w.main else {}
         if said[0].startswith(LOCKED):
             raise RunLocked(said[0][len(LOCKED):])
         if said[0] != "train":
             raise BenchSSLError(said[0] if w.main else f"rank 0 did not start the run: {said[0]}")
-        try:
-            with _log_to(run_dir.log) if w.main else contextlib.nullcontext(), \
-                    interrupt.stop_on(signal.SIGTERM, signal.SIGINT):
-                result = _train(cfg, run_dir, on_epoch if w.main else None)
-        finally:
-            if lock is not None:
-                lock.release()
+        with _log_to(run_dir.log) if w.main else contextlib.nullcontext(), \
+                interrupt.stop_on(signal.SIGTERM, signal.SIGINT):
+            result = _train(cfg, run_dir, on_epoch if w.main else None)
         finish()
         return result
     finally:
+        if lock is not None:
+            lock.release()
         shutdown()
 
 
@@ -130,12 +125,6 @@ def _claim(cfg: RunConfig, run_dir: RunDir) -> tuple[str, RunLock | None]:
         return "finished", None
     _start(cfg, run_dir, False)
     return "train", lock
-
-
-def torch_dist():
-    import torch.distributed
-
-    return torch.distributed
 
 
 def _finished(run_dir: RunDir, force: bool) -> bool:
