@@ -114,14 +114,28 @@ EQUIVALENT = {
     "moco": ["method.name=moco", "method.queue_size=64", "method.bn_splits=2", "method.momentum=0.9"],
     "end_to_end": ["method.name=end_to_end", "method.temperature=0.2"],
 }
+# negatives are drawn per rank, so only the memory bank's first step is comparable: the bank after it
+BANK = ["method.name=memory_bank", "method.num_negatives=32"]
+
+
+def _every_case(rank, size, root, out):
+    for name, sets in [*EQUIVALENT.items(), ("memory_bank", BANK)]:
+        (out / name).mkdir(exist_ok=True)
+        _steps(rank, size, [f"data.root={root}", *sets], out / name, 1 if name == "memory_bank" else 3)
+
+
+@pytest.fixture(scope="module")
+def stepped(cifar_tar, tmp_path_factory):
+    """Every case's steps on 2 ranks (one launch for all) and on 1."""
+    out = tmp_path_factory.mktemp("steps")
+    spawn(_every_case, cifar_tar, out)
+    _every_case(0, 1, cifar_tar, out)
+    return out
 
 
 @pytest.mark.parametrize("name", list(EQUIVALENT))
-def test_two_ranks_give_the_loss_gradients_and_weights_of_one_rank_with_the_same_global_batch(cifar_tar, tmp_path, name):
-    sets = [f"data.root={cifar_tar}", *EQUIVALENT[name]]
-    spawn(_steps, sets, tmp_path)
-    _steps(0, 1, sets, tmp_path)
-    two, one = torch.load(tmp_path / "steps2.pt"), torch.load(tmp_path / "steps1.pt")
+def test_two_ranks_give_the_loss_gradients_and_weights_of_one_rank_with_the_same_global_batch(stepped, name):
+    two, one = torch.load(stepped / name / "steps2.pt"), torch.load(stepped / name / "steps1.pt")
     assert two["losses"] == pytest.approx(one["losses"], rel=1e-5, abs=1e-6)
     assert set(two["grads"]) == set(one["grads"]) and one["grads"]
     for key in one["grads"]:
@@ -133,12 +147,8 @@ def test_two_ranks_give_the_loss_gradients_and_weights_of_one_rank_with_the_same
         assert one["state"]["queue.ptr"].item() == 48
 
 
-def test_the_memory_bank_is_refreshed_with_every_ranks_features(cifar_tar, tmp_path):
-    # negatives are drawn per rank, so only the first step is comparable: the bank after it
-    sets = [f"data.root={cifar_tar}", "method.name=memory_bank", "method.num_negatives=32"]
-    spawn(_steps, sets, tmp_path, 1)
-    _steps(0, 1, sets, tmp_path, 1)
-    two, one = torch.load(tmp_path / "steps2.pt"), torch.load(tmp_path / "steps1.pt")
+def test_the_memory_bank_is_refreshed_with_every_ranks_features(stepped):
+    two, one = torch.load(stepped / "memory_bank" / "steps2.pt"), torch.load(stepped / "memory_bank" / "steps1.pt")
     torch.testing.assert_close(two["initial"]["bank"], one["initial"]["bank"])
     torch.testing.assert_close(two["state"]["bank"], one["state"]["bank"], rtol=1e-5, atol=1e-6)
     refreshed = ~torch.isclose(one["state"]["bank"], one["initial"]["bank"]).all(1)
@@ -375,7 +385,7 @@ def _two_shapes(tmp_path, root):
     sweep = tmp_path / "shapes.yaml"
     sweep.write_text(f"""name: shapes
 base: {SMOKE}
-set: {{data.root: {root}, data.train_per_class: 20, data.test_per_class: 10, optim.batch_size: 40, optim.epochs: 2,
+set: {{data.root: {root}, data.train_per_class: 20, data.test_per_class: 10, optim.batch_size: 40, optim.epochs: 1,
       eval.protocols: [knn], eval.knn_every: 0}}
 runs:
   - {{train.devices: 1}}
