@@ -38,6 +38,25 @@ class Method(nn.Module):
         """Return the scalar loss for one batch: `views[v]` is (B,3,H,W), `index` the images' dataset rows."""
         raise NotImplementedError
 
+    # Fused training (bench_ssl.fused) runs K runs' encoders as one model: a fusable method splits its step into
+    # what each of its encoders sees and the loss of what they return, and `training_step` is those two around its
+    # own encoders, so a fused run computes what it computes alone.
+    fusable = False
+    fused_encoders = ("online",)  # the names `encoders` returns
+
+    def encoders(self) -> dict[str, nn.Module]:
+        """The networks a step runs, by name: "online" (backbone + head; trained), "key" (MoCo's key encoder)."""
+        return {"online": nn.Sequential(self.backbone, self.head)}
+
+    def fused_inputs(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each encoder's input this step, by the names of `encoders`."""
+        raise NotImplementedError
+
+    def fused_loss(self, encoded: dict[str, torch.Tensor], views: list[torch.Tensor], labels: torch.Tensor,
+                   index: torch.Tensor) -> torch.Tensor:
+        """The loss from each encoder's output (a key encoder's computed without gradient)."""
+        raise NotImplementedError
+
     def forward(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """The training step, as the module's call: what DistributedDataParallel wraps in a run of several ranks."""
         return self.training_step(views, labels, index)

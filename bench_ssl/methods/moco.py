@@ -84,27 +84,49 @@ class MoCo(Method):
         several ranks the whole batch is shuffled across them (MoCo's batch_shuffle_ddp: rank 0's permutation),
         so a rank's BN statistics mix images of every rank."""
         encode = lambda images: self.key_head(self.key_backbone(images))  # noqa: E731
+        if not world().distributed:
+            return self.finish_keys(encode(self.shuffle_keys(x)))
         if not self.params.shuffle_bn:
-            k = encode(x)
-        elif not world().distributed:
-            perm = torch.randperm(x.shape[0], device=x.device)
-            k = encode(x[perm])[torch.argsort(perm)]
-        else:
-            everyone = all_gather(x)
-            perm = broadcast(torch.randperm(everyone.shape[0], device=x.device))
-            mine = rank_rows(x.shape[0])
-            k = all_gather(encode(everyone[perm[mine]]))[torch.argsort(perm)][mine]
+            return self.finish_keys(encode(x))
+        everyone = all_gather(x)
+        perm = broadcast(torch.randperm(everyone.shape[0], device=x.device))
+        mine = rank_rows(x.shape[0])
+        return self.finish_keys(all_gather(encode(everyone[perm[mine]]))[torch.argsort(perm)][mine])
+
+    def shuffle_keys(self, x: torch.Tensor) -> torch.Tensor:
+        """The key batch in the order the key encoder sees it on one device (a fresh permutation with shuffle_bn)."""
+        self._perm = torch.randperm(x.shape[0], device=x.device) if self.params.shuffle_bn else None
+        return x if self._perm is None else x[self._perm]
+
+    def finish_keys(self, k: torch.Tensor) -> torch.Tensor:
+        """Key-encoder outputs back in the batch's order, in float32, normalised when the loss is cosine."""
+        if getattr(self, "_perm", None) is not None:
+            k, self._perm = k[torch.argsort(self._perm)], None
         k = k.float()
         return F.normalize(k, dim=1) if self.params.normalize else k
 
+    fusable = True
+    fused_encoders = ("online", "key")
+
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return self.contrast(self.project(views[0]), self.keys(views[1]))
+
+    def contrast(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         m = self.params
-        q = self.project(views[0])
-        k = self.keys(views[1])
         # a snapshot: the matmul's backward needs the queue as it was, and push() overwrites it in place
         loss = infonce(q, k, self.queue.keys.clone(), temperature=m.temperature, normalize=m.normalize)
         self.queue.push(all_gather(k))  # every rank's keys, in rank order: the queues of all ranks stay equal
         return loss
+
+    def encoders(self) -> dict[str, torch.nn.Module]:
+        return {"online": torch.nn.Sequential(self.backbone, self.head),
+                "key": torch.nn.Sequential(self.key_backbone, self.key_head)}
+
+    def fused_inputs(self, views, labels, index) -> dict[str, torch.Tensor]:
+        return {"online": views[0], "key": self.shuffle_keys(views[1])}
+
+    def fused_loss(self, encoded, views, labels, index) -> torch.Tensor:
+        return self.contrast(encoded["online"], self.finish_keys(encoded["key"]))
 
     def after_optimizer_step(self, progress: float) -> None:
         m = self.params.momentum

@@ -27,7 +27,15 @@ class SimCLR(Method):
         super().__init__(cfg, num_train, num_classes)
         self.loss_fn, self.loss_kwargs = LOSSES[self.params.loss], asdict(self.params.loss_params)
 
+    fusable = True
+
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        n = views[0].shape[0]
-        z = self.project(torch.cat(views))  # one forward pass: BN statistics over both views, like SimCLR
+        # one forward pass: BN statistics over both views, like SimCLR
+        return self.fused_loss({"online": self.project(torch.cat(views))}, views, labels, index)
+
+    def fused_inputs(self, views, labels, index) -> dict[str, torch.Tensor]:
+        return {"online": torch.cat(views)}
+
+    def fused_loss(self, encoded, views, labels, index) -> torch.Tensor:
+        n, z = views[0].shape[0], encoded["online"]
         return self.loss_fn(z[:n], z[n:], **self.loss_kwargs)

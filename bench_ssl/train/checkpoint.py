@@ -36,13 +36,20 @@ def save_checkpoint(run_dir: Path | RunDir, run_id: str, *, method, optimizer, g
     """`progress`: epoch (completed), step (global), batch (done in the current epoch) and, mid-epoch,
     order_epoch_start and partial (loss_sum, seconds). `ranks`: in a run of several ranks, each rank's
     `random_state` (its augmentation stream is its own), which rank 0 writes for all."""
-    state = {"run_id": run_id, "progress": progress, "model": method.state_dict(), "optimizer": optimizer.state_dict(),
-             **random_state(generators)}
+    state = {"run_id": run_id, "progress": progress, "model": _own(method.state_dict()),
+             "optimizer": optimizer.state_dict(), **random_state(generators)}
     if ranks is not None:
         state["ranks"] = ranks
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(_run(run_dir).checkpoint, buf.getvalue())
+
+
+def _own(state: dict) -> dict:
+    """Tensors that are views of a larger storage (a run trained fused with others holds its block of the fused
+    weights) copied out, so the file holds this run's numbers only: torch.save writes a view's whole storage."""
+    return {k: v.clone() if isinstance(v, torch.Tensor) and v.untyped_storage().nbytes() > v.numel() * v.element_size()
+            else v for k, v in state.items()}
 
 
 def _run(run_dir) -> RunDir:

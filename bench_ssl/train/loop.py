@@ -67,7 +67,8 @@ def group_views(pipelines: list) -> list[tuple[object, list[int]]]:
 
 
 class Trainer:
-    def __init__(self, cfg: RunConfig, run_id: str, run_dir: RunDir | Path):
+    def __init__(self, cfg: RunConfig, run_id: str, run_dir: RunDir | Path, data: TensorData | None = None):
+        """`data`: the dataset already loaded for this config (runs trained together share one copy)."""
         self.cfg, self.run_id = cfg, run_id
         self.run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
         self.device = resolve_device(cfg.device)
@@ -83,7 +84,7 @@ class Trainer:
                               "normalises its own part of the batch: set model.sync_bn=false")
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         t0 = time.time()
-        self.data: TensorData = load_tensors(cfg.data, self.device)
+        self.data: TensorData = load_tensors(cfg.data, self.device) if data is None else data
         check_batch_size(cfg.optim.batch_size, self.data, cfg.data)
         for name in cfg.eval.protocols:  # a protocol the data cannot serve fails now, not after the pretraining
             check = getattr(EVALUATIONS[name], "check_data", None)
@@ -193,12 +194,17 @@ class Trainer:
         out = self.data.normalize(pipeline.apply(to_float(batch_uint8), params))
         return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
 
-    def optimize(self, views: list[torch.Tensor], labels: torch.Tensor, idx: torch.Tensor, step: int) -> tuple[torch.Tensor, float]:
-        """One optimisation step at global step `step`: returns the (detached, float32) loss and the lr used."""
+    def set_lr(self, step: int) -> float:
+        """The schedule's learning rate at global step `step`, set on every parameter group."""
         o = self.cfg.optim
         lr = lr_at(step, self.total_steps, o.scaled_lr(), self.warmup_steps, schedule=o.schedule, min_lr=o.min_lr)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        return lr
+
+    def optimize(self, views: list[torch.Tensor], labels: torch.Tensor, idx: torch.Tensor, step: int) -> tuple[torch.Tensor, float]:
+        """One optimisation step at global step `step`: returns the (detached, float32) loss and the lr used."""
+        lr = self.set_lr(step)
         with self.autocast():
             loss = self.step_fn(views, labels, idx)
         self.optimizer.zero_grad(set_to_none=True)
