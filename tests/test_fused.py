@@ -237,3 +237,35 @@ def test_a_fused_group_killed_mid_run_resumes_to_the_end_of_an_uninterrupted_one
         assert result["resumed_from_epoch"] == 1
         for key in ("final_loss", "knn_top1", "linear_top1"):
             assert result[key] == pytest.approx(expected[key], abs=1e-6), (rid, key)
+
+
+# ------------------------------------------------------------------------------- the sweep groups them
+@pytest.mark.parametrize("launcher", ["local", "slurm"])
+def test_a_sweep_with_fuse_trains_its_runs_in_groups_that_land_under_their_own_run_ids(cifar_tar, tmp_path, launcher,
+                                                                                         request):
+    sweep = ROOT / "sweeps" / "smoke.yaml"  # 2 temperatures x 2 colour strengths: two fused pairs
+    sets = ["--set", f"data.root={cifar_tar}", "--set", "optim.epochs=1", "--set", "eval.protocols=[knn]"]
+
+    def attempt(i):
+        out = tmp_path / f"{launcher}{i}"
+        args = [sys.executable, "-m", "bench_ssl.sweep", str(sweep), "--launcher", launcher, "--fuse", "2",
+                *sets, "--set", f"output.root={out}"]
+        if launcher == "slurm":
+            args += ["--cpus-per-task", "1", "--time-min", "60"]
+        dry = subprocess.run([*args, "--dry-run"], capture_output=True, text=True, timeout=600)
+        assert "fused: 4 of the runs to do train in 2 fused group(s) (g1: 2, g2: 2)" in dry.stdout, dry.stdout
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, proc.stderr
+        return out
+
+    out = request.getfixturevalue("slurm_cluster").surviving_restarts(attempt) if launcher == "slurm" else attempt(0)
+    table = load(out / "sweep_smoke").set_index("run_id")
+    assert len(table) == 4 and (table["status"] == "done").all()
+    from bench_ssl.sweep import expand, load_sweep
+
+    overrides = [sets[i + 1] for i in range(0, len(sets), 2)] + [f"output.root={out}"]
+    expected = {r.run_id for r in expand(load_sweep(sweep), overrides)}  # the sweep's runs, as if trained apart
+    assert set(table.index) == expected  # the run ids of the same runs trained apart
+    partners = {rid: json.loads((out / "sweep_smoke" / rid / "result.json").read_text())["fused_with"]
+                for rid in table.index}
+    assert all(len(p) == 1 and partners[p[0]] == [rid] for rid, p in partners.items())

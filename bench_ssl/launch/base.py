@@ -16,6 +16,17 @@ class Job:
     config_path: Path
     devices: int = 1  # ranks per node (train.devices): a run of several takes that many GPUs, or Slurm tasks
     nodes: int = 1
+    fused: tuple = ()  # more runs (Jobs) trained with this one as one fused model, in one process
+
+    @property
+    def runs(self) -> list["Job"]:
+        return [self, *self.fused]
+
+    def command(self) -> list[str]:
+        """The worker's module and arguments: one run, or a fused group."""
+        if self.fused:
+            return ["-m", "bench_ssl.fused", *(str(j.config_path) for j in self.runs)]
+        return ["-m", "bench_ssl.run", str(self.config_path)]
 
 
 class Launcher:

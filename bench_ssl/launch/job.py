@@ -15,7 +15,9 @@ from .preempt import usr2_requeues
 class RunJob(submitit.helpers.Checkpointable):
     """Callable submitted to submitit: RunJob()(config_path) -> a short summary of the run."""
 
-    def __call__(self, config_path: str) -> dict:
+    def __call__(self, config_path: str | list[str]) -> dict:
+        if isinstance(config_path, list):  # a fused group: one process, several runs
+            return self.fused(config_path)
         env = submitit.JobEnvironment()
         if env.num_tasks > 1:  # a run of several ranks: this task is one, torchrun's variables say which
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
@@ -34,6 +36,20 @@ class RunJob(submitit.helpers.Checkpointable):
         return {"status": "done", "run_id": result["run_id"], "knn_top1": result.get("knn_top1"),
                 "linear_top1": result.get("linear_top1")}  # a protocol left out of eval.protocols has no metric
 
-    def checkpoint(self, config_path: str) -> submitit.helpers.DelayedSubmission:
+    def fused(self, config_paths: list[str]) -> dict:
+        from ..fused.run import run_fused
+
+        with usr2_requeues() as usr2:
+            try:
+                results = run_fused(config_paths)
+            except RunLocked as exc:
+                return {"status": "running elsewhere", "error": str(exc)}
+            except interrupt.Interrupted:
+                usr2.requeue_if_usr2()
+                raise
+        return {"status": "done", "runs": [{"run_id": r.get("run_id"), "status": r.get("status", "done")}
+                                           for r in results]}
+
+    def checkpoint(self, config_path: str | list[str]) -> submitit.helpers.DelayedSubmission:
         """The run's own checkpoint is on disk already: requeue the same call, which resumes it."""
         return submitit.helpers.DelayedSubmission(self, config_path)

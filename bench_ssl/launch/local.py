@@ -60,7 +60,8 @@ class LocalLauncher(Launcher):
 
     def start(self, jobs: list[Job]) -> None:
         for job in jobs:  # started again (its owner elsewhere died): queued, no longer exited
-            self.exited.pop(job.run_id, None)
+            for run in job.runs:
+                self.exited.pop(run.run_id, None)
         self.queue.extend(jobs)
         self._fill()
 
@@ -96,7 +97,7 @@ class LocalLauncher(Launcher):
             else:
                 share_cores(env, max(1, self.slots // job.devices))  # its ranks split these between them
             log = open(RunDir(job.run_dir).worker_log, "ab")
-            proc = subprocess.Popen([sys.executable, "-m", "bench_ssl.run", str(job.config_path)], env=env,
+            proc = subprocess.Popen([sys.executable, *job.command()], env=env,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)  # Ctrl-C goes to the driver, which decides
             log.close()
@@ -106,13 +107,14 @@ class LocalLauncher(Launcher):
         for entry in list(self.running):
             job, proc, gpus = entry
             if proc.poll() is not None:
-                self.exited[job.run_id] = proc.returncode
+                for run in job.runs:
+                    self.exited[run.run_id] = proc.returncode
                 self.running.remove(entry)
                 for g in gpus:
                     self.load[g] -= self.runs_per_gpu if job.devices > 1 else 1
         self._fill()
-        states = {job.run_id: QUEUED for job in self.queue}
-        states.update({job.run_id: RUNNING for job, _, _ in self.running})
+        states = {run.run_id: QUEUED for job in self.queue for run in job.runs}
+        states.update({run.run_id: RUNNING for job, _, _ in self.running for run in job.runs})
         states.update({rid: EXITED for rid in self.exited})
         return states
 

@@ -53,9 +53,10 @@ class SubmititLauncher(Launcher):
         for (devices, nodes), group in groups.items():
             gpus = self.gpus_per_node if devices == 1 else devices if self.gpus_per_node else 0  # 0: a CPU cluster
             self.executor.update_parameters(tasks_per_node=devices, nodes=nodes, gpus_per_node=gpus)
-            submitted = self.executor.map_array(RunJob(), [str(j.config_path) for j in group])
+            submitted = self.executor.map_array(RunJob(), [_arg(j) for j in group])
             for job, sj in zip(group, submitted):
-                self.jobs[job.run_id] = sj
+                for run in job.runs:
+                    self.jobs[run.run_id] = sj
             where = f" ({devices} task(s) x {nodes} node(s) each)" if devices * nodes > 1 else ""
             log.info("submitted %d run(s) as %s job(s) %s%s", len(group), self.name,
                      submitted[0].job_id.split("_")[0], where)
@@ -77,3 +78,8 @@ class SubmititLauncher(Launcher):
 
     def job_ids(self) -> list[str]:
         return [sj.job_id for sj in self.jobs.values()]
+
+
+def _arg(job: Job):
+    """What the array task runs: one run's config, or a fused group's configs."""
+    return [str(j.config_path) for j in job.runs] if job.fused else str(job.config_path)

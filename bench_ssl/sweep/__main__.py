@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="print the runs and their status, run nothing")
     p.add_argument("--max-parallel", type=int, help="runs at once (local workers, or the Slurm array's parallelism)")
     p.add_argument("--runs-per-gpu", type=int, help="local launcher: concurrent runs packed on each GPU")
+    p.add_argument("--fuse", help="train up to K runs that share model, data, batch size and epochs as one fused model "
+                                  "(HFTA): K, auto or off (default: the sweep file's, else off)")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again (they are skipped otherwise)")
     p.add_argument("--yes", action="store_true", help="start without asking, even a GPU-sized sweep on a CPU")
     add_common_args(p, "sweep", extra_slurm={"array_parallelism": int})
@@ -33,7 +35,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             spec.launcher.max_parallel = args.max_parallel
         if args.runs_per_gpu is not None:
             spec.launcher.runs_per_gpu = args.runs_per_gpu
-        spec.launcher.check("--launcher/--max-parallel/--runs-per-gpu")
+        if args.fuse is not None:
+            spec.launcher.fuse = args.fuse
+        spec.launcher.check("--launcher/--max-parallel/--runs-per-gpu/--fuse")
         apply_slurm_flags(args, spec.slurm)
         from .driver import run_sweep  # the launchers and their imports: once the arguments are known
 

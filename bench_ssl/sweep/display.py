@@ -9,11 +9,12 @@ import time
 from .expand import _ABSENT, SweepRun
 
 
-def format_table(runs: list[SweepRun], statuses: dict[str, str], varying: list[str]) -> str:
+def format_table(runs: list[SweepRun], statuses: dict[str, str], varying: list[str], groups: dict | None = None) -> str:
     """One row per run: its id, each varying key's resolved value ('-' where the key does not apply to the run,
-    e.g. method.queue_size for simclr), its status."""
-    header = ["run_id", *varying, "status"]
-    rows = [[r.run_id, *(_cell(r.value(k)) for k in varying), statuses[r.run_id]] for r in runs]
+    e.g. method.queue_size for simclr), its status, and (with `groups`, run id -> name) its fused group."""
+    header = ["run_id", *varying, "status", *(["fused"] if groups else [])]
+    rows = [[r.run_id, *(_cell(r.value(k)) for k in varying), statuses[r.run_id],
+             *([groups.get(r.run_id, "-")] if groups else [])] for r in runs]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])

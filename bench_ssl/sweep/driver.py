@@ -17,14 +17,21 @@ from ..launch.command import launch_command
 from ..launch.preflight import confirm_long_sweep, preflight
 from .display import LiveView, format_counts, format_duration, format_table
 from .expand import _ABSENT, SweepRun, expand, varying_keys
+from .fusing import fused_groups
 from .progress import Eta, read_progress
 from .spec import SweepSpec
 
 
-def _job(run: SweepRun) -> Job:
+def _job(run: SweepRun, fused: list[SweepRun] = ()) -> Job:
     run_dir = run.run_dir.mkdir()
     train = run.config.train
-    return Job(run.run_id, run_dir.path, run_dir.write_config(run.config), train.devices, train.nodes)
+    return Job(run.run_id, run_dir.path, run_dir.write_config(run.config), train.devices, train.nodes,
+               tuple(_job(r) for r in fused))
+
+
+def _jobs(runs: list[SweepRun], k: int) -> list[Job]:
+    """One job per run, or per group of up to k runs trained as one fused model."""
+    return [_job(group[0], group[1:]) for group in fused_groups(runs, k)]
 
 
 def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False, retry_failed: bool = False,
@@ -39,8 +46,14 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
     varying = varying_keys(runs)
     statuses = {r.run_id: run_status(r.run_dir, check_result=True) for r in runs}
     if dry_run:
-        print(format_table(runs, statuses, varying), file=out)
+        pending = [r for r in runs if statuses[r.run_id] == "pending" or (retry_failed and statuses[r.run_id] == "failed")]
+        groups = [g for g in fused_groups(pending, spec.launcher.fuse_k()) if len(g) > 1]
+        print(format_table(runs, statuses, varying, {r.run_id: f"g{i + 1}" for i, g in enumerate(groups) for r in g}),
+              file=out)
         print(f"\n{len(runs)} runs: {format_counts(_count(statuses.values()))}", file=out)
+        if groups:
+            print(f"fused: {sum(map(len, groups))} of the runs to do train in {len(groups)} fused group(s) "
+                  f"({', '.join(f'g{i + 1}: {len(g)}' for i, g in enumerate(groups))})", file=out)
         return 0
     sweep_dir = runs[0].run_dir.sweep_dir
     todo = [r for r in runs if statuses[r.run_id] == "pending" or (retry_failed and statuses[r.run_id] == "failed")]
@@ -72,7 +85,7 @@ def run_sweep(spec: SweepSpec, overrides: list[str] = (), dry_run: bool = False,
               + (f", {len(foreign)} running elsewhere" if foreign else "")
               + (f", {len(failed_kept)} failed before (--retry-failed re-runs them)" if failed_kept else "")
               + f"; launcher: {launcher.describe()}; results in {sweep_dir}", file=err)
-        launcher.start([_job(r) for r in todo])
+        launcher.start(_jobs(todo, spec.launcher.fuse_k()))
         while True:
             lstates = launcher.states()
             for rid, run in list(foreign.items()):

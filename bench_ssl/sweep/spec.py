@@ -31,6 +31,7 @@ from ..errors import ConfigError
 
 LAUNCHERS = ("local", "submitit-local", "slurm")
 DEFAULT_RUNS_PER_GPU = 4
+AUTO_FUSE = 4  # --fuse auto: runs per fused group (HFTA's gains grow with K until the GPU is busy; not measured here)
 TOP_LEVEL = ("name", "description", "base", "set", "grid", "zip", "runs", "seeds", "exclude", "derived", "launcher", "slurm",
              "profiles")
 
@@ -42,12 +43,24 @@ class LauncherOptions:
     # `python -m bench_ssl.bench` on one H200: 4 packed ResNet-18 CIFAR-10 runs gave 1.17x the runs/hour of one
     # at a time (2: 1.03x); lower it for runs that need the whole GPU (big models, big images)
     runs_per_gpu: int = DEFAULT_RUNS_PER_GPU
+    # runs trained as one fused model (bench_ssl.fused): off, auto (AUTO_FUSE), or K; off until measured on a GPU
+    fuse: str | int = "off"
 
     def check(self, p: str) -> None:
         check_choice(f"{p}.name", self.name, LAUNCHERS)
         if self.max_parallel is not None:
             check_int(f"{p}.max_parallel", self.max_parallel, low=1)
         check_int(f"{p}.runs_per_gpu", self.runs_per_gpu, low=1)
+        if self.fuse not in ("off", "auto"):
+            if isinstance(self.fuse, str) and self.fuse.isdigit():
+                self.fuse = int(self.fuse)
+            if isinstance(self.fuse, bool) or not isinstance(self.fuse, int) or self.fuse < 1:
+                raise ConfigError(f"{p}.fuse: {self.fuse!r} is not allowed; allowed: off, auto, or the number of runs "
+                                  "trained as one fused model (2 or more; 1 is off)")
+
+    def fuse_k(self) -> int:
+        """Runs per fused group (1: none fused)."""
+        return {"off": 1, "auto": AUTO_FUSE}.get(self.fuse, self.fuse) if isinstance(self.fuse, str) else self.fuse
 
 
 @dataclass
