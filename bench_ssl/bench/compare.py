@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
+from ..config import load_config
 from ..train import Trainer
 from .protocol import peak_memory_gb, reset_peak, sync, timed
 from .standard import standard_loader
@@ -30,6 +32,19 @@ def compare(cfg, workers: int, warmup: int, repeats: int) -> dict:
                     "stream_images_per_s": out["images_per_epoch"] / streamed["median_s"],
                     "stream_over_ours": streamed["median_s"] / out["ours_epoch_s"]})
         out["all_epoch_s"]["stream"] = streamed["all_s"]
+        for name, key in (("graph", "train.graph"), ("compile", "train.compile")):  # (b) with the step captured
+            variant = load_config(cfg, [f"{key}=true"])
+            other = Trainer(variant, f"bench-{name}", Path(tmp) / name, data=trainer.data)
+            state = {"step": 0}
+
+            def epoch():
+                _, state["step"] = other.train_epoch(0, state["step"])
+
+            timing = timed(epoch, other.device, warmup, repeats)
+            out[f"{name}_epoch_s"] = timing["median_s"]
+            out[f"{name}_images_per_s"] = out["images_per_epoch"] / timing["median_s"]
+            out["all_epoch_s"][name] = timing["all_s"]
+        out["graph_captured"] = trainer.device.type == "cuda"  # on a CPU train.graph steps eagerly
         return out
 
 

@@ -25,6 +25,10 @@ def markdown(r: dict) -> str:
         f"{r['compute_only_images_per_s']:.0f} | {_f(mem.get('compute_only'))} |",
         *([f"| (d) ours, data.storage=stream: files read in {r['stream_workers']} DataLoader workers | "
            f"{_f(r['stream_epoch_s'])} | {r['stream_images_per_s']:.0f} | n/a |"] if "stream_epoch_s" in r else []),
+        *([f"| (e) ours, train.graph ({'CUDA graphs' if r['graph_captured'] else 'CPU: eager, nothing to capture'}) | "
+           f"{_f(r['graph_epoch_s'])} | {r['graph_images_per_s']:.0f} | n/a |",
+           f"| (f) ours, train.compile (torch.compile) | {_f(r['compile_epoch_s'])} | {r['compile_images_per_s']:.0f} | "
+           "n/a |"] if "graph_epoch_s" in r else []),
         "",
         f"(a)/(b) = {r['standard_over_ours']:.2f}x faster than the standard recipe; (b)/(c) = "
         f"{r['ours_over_compute_only']:.2f}x compute only; augmentation alone {_f(r['augmentation_epoch_s'])} s/epoch "
@@ -34,10 +38,14 @@ def markdown(r: dict) -> str:
     ]
     pack = r.get("packing")
     if pack:
-        lines += ["", f"Packing: K runs at once on one device ({pack['run']['backbone']}, {pack['run']['epochs']} epoch(s) each, "
+        lines += ["", f"Packing: K runs at once on one device, as K processes or as one fused model ({pack['run']['backbone']}, {pack['run']['epochs']} epoch(s) each, "
                       f"start-up and evaluation included)", "",
-                  "| K | wall (s) | runs/hour | speed-up over K sequential |", "|---:|---:|---:|---:|"]
+                  "| K | packed: wall (s) | runs/hour | speed-up over K sequential | fused: wall (s) | runs/hour | "
+                  "speed-up |", "|---:|---:|---:|---:|---:|---:|---:|"]
         for row in pack["rows"]:
-            lines.append(f"| {row['k']} | {row['wall_s']:.1f} | {row['runs_per_hour']:.0f} | {_f(row['speedup'], 'x')} |")
+            fused = (f"{row['fused_wall_s']:.1f} | {row['fused_runs_per_hour']:.0f} | {_f(row['fused_speedup'], 'x')}"
+                     if "fused_wall_s" in row else "n/a | n/a | n/a")
+            lines.append(f"| {row['k']} | {row['wall_s']:.1f} | {row['runs_per_hour']:.0f} | {_f(row['speedup'], 'x')} | "
+                         f"{fused} |")
         lines.append(f"\nBest K: {pack['best_k']}")
     return "\n".join(lines)

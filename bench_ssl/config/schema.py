@@ -189,6 +189,9 @@ class TrainConfig:
     bf16: bool = True
     channels_last: bool = True
     compile: bool = False
+    graph: bool = later(param(False, help="CUDA: the step (augmentation apply, forward, loss, backward) captured as "
+                                          "CUDA graphs by torch.compile(mode='reduce-overhead'); on a CPU it steps "
+                                          "eagerly and says so in one line"))
     devices: int = later(param(1, low=1, help="ranks (GPUs, or CPU processes) per node training this one run"))
     nodes: int = later(param(1, low=1, help="nodes, each running `devices` ranks (Slurm: one task per rank)"))
     dist_timeout_s: float = later(param(300.0, low=0.0, low_open=True,
@@ -199,6 +202,9 @@ class TrainConfig:
         return self.devices * self.nodes
 
     def check(self, where: str, cfg) -> None:
+        if self.graph and self.world_size > 1:
+            raise ConfigError(f"{where}.graph: capturing the step of a run over {self.world_size} ranks is not supported "
+                              f"yet; set {where}.graph=false or {where}.devices=1")
         b = cfg.optim.batch_size
         if b % self.world_size:
             lower, upper = b // self.world_size * self.world_size, (b // self.world_size + 1) * self.world_size

@@ -35,7 +35,7 @@ def fusion_key(cfg) -> tuple | None:
     from ..config import to_dict
 
     cls = cfg.method_class
-    if not cls.fusable or cfg.train.world_size > 1 or cfg.train.compile:
+    if not cls.fusable or cfg.train.world_size > 1 or cfg.train.compile or cfg.train.graph:
         return None
     d = to_dict(cfg)
     m = cfg.method.params
@@ -49,7 +49,7 @@ def check_fusable(cfgs: list) -> None:
     if None in keys:
         c = cfgs[keys.index(None)]
         raise NotFusable(f"run {c.name} cannot train fused: method {c.method.name} has no fused form, or it trains "
-                         "over several ranks (train.devices) or compiles its step (train.compile)")
+                         "over several ranks (train.devices) or compiles its step (train.compile, train.graph)")
     if len(set(keys)) > 1:
         raise NotFusable("runs train fused only with the same model, data, batch size, epochs, optimizer, device and "
                          "train settings (and methods with the same encoders)")

@@ -119,10 +119,19 @@ class Trainer:
         branches = [build_pipeline(v, {name: a.ops[name] for name in v}) for v in views]
         self.pipelines = [branches[i % 2] for i in range(self.method.n_views)]  # views alternate view1, view2
         self.view_groups = group_views(self.pipelines)
-        self.step_fn = torch.compile(model) if cfg.train.compile else model
         # With compile, the augmentation's ~200 small launch-bound ops (parameters drawn eagerly, so the
-        # random stream is unchanged) are fused too: uint8 -> float -> ops -> normalise in a few kernels.
-        self.augment_fn = torch.compile(self.augment, dynamic=False) if cfg.train.compile else self.augment
+        # random stream is unchanged) are fused too: uint8 -> float -> ops -> normalise in a few kernels. With
+        # train.graph on CUDA the compiled step and augmentation also replay as CUDA graphs (reduce-overhead:
+        # static input buffers, a warm-up before capture), so a step costs a few launches instead of hundreds.
+        mode = None
+        if cfg.train.graph:
+            if cuda:
+                mode = "reduce-overhead"
+            else:
+                log.info("train.graph: CUDA graphs need a GPU; run %s steps eagerly on %s", run_id, self.device)
+        compiled = cfg.train.compile or mode is not None
+        self.step_fn = torch.compile(model, mode=mode) if compiled else model
+        self.augment_fn = torch.compile(self.augment, dynamic=False, mode=mode) if compiled else self.augment
         if cuda:
             torch.backends.cudnn.benchmark = True  # fixed shapes (drop_last): pick the fastest conv kernels once
         n, b = self.data.train_x.shape[0], cfg.optim.batch_size
