@@ -302,3 +302,30 @@ def test_train_graph_on_cuda_gives_the_views_losses_and_weights_of_eager(cifar_t
     for key in state:
         a, b, = graph_state[key].double(), state[key].double()
         assert (a - b).norm() <= 1e-2 * b.norm() + 1e-6, key
+
+
+def test_a_run_another_live_process_holds_is_left_to_it_and_the_rest_train_fused(cifar_tar, tmp_path):
+    import socket
+
+    configs = _configs(tmp_path, [{"method.temperature": t} for t in (0.2, 0.4, 0.6)])
+    out = tmp_path / "out"
+    held = _run_folder(configs[1], out)
+    held.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        (held / "lock").write_text(json.dumps({"host": socket.gethostname(), "pid": holder.pid, "slurm_job": None,
+                                               "token": "held-elsewhere", "since": time.time()}))
+        proc = _cli("bench_ssl.fused", configs, out)
+        stdout, err = proc.communicate(timeout=900)
+    finally:
+        holder.kill()
+    assert proc.returncode == 1, err
+    statuses = [json.loads(line)["status"] for line in stdout.splitlines()]
+    assert statuses == ["done", "running elsewhere", "done"]
+    assert not (held / "result.json").exists()
+    first = json.loads((_run_folder(configs[0], out) / "result.json").read_text())
+    assert first["fused_with"] == [_run_folder(configs[2], out).name]
+
+
+def _run_folder(config, out):  # the run folder of a config under `out`, with the command's settings
+    return out / "smoke" / run_id(load_config(config, [*RUN, f"output.root={out}"]))

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return 2
     for r in results:
         print(json.dumps({k: r.get(k) for k in ("run_id", "status", "knn_top1", "linear_top1")}))
-    return 1 if any(r.get("status") == "failed" for r in results) else 0
+    return 1 if any(r.get("status") in ("failed", "running elsewhere") for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import traceback
 from ..config import load_config
 from ..errors import BenchSSLError
 from ..launch.preflight import check_environment
-from ..results.lock import RunLock
+from ..results.lock import RunLock, RunLocked
 from ..results.run_dir import RunDir
 from ..train import interrupt
 
@@ -21,32 +21,45 @@ log = logging.getLogger("bench_ssl.fused")
 
 
 def run_fused(configs: list, overrides: list[str] = (), force: bool = False) -> list[dict]:
-    """Train and evaluate `configs` as one fused model; their results, in order (a failed run's raises nothing:
-    its folder holds its traceback, and its entry is {"run_id": ..., "status": "failed"})."""
-    from ..run import _finished, _log_to, _start, run
+    """Train and evaluate `configs` as one fused model; their results, in order. A run that failed has
+    {"run_id", "status": "failed"} (its folder holds its traceback); one that another live process holds has
+    {"run_id", "status": "running elsewhere"} and is left to it; the others train fused (one left trains alone)."""
+    from ..run import _finished, _log_to, _start, _train as train_alone
 
     cfgs = [load_config(c, overrides) for c in configs]
     dirs = [RunDir.of(c) for c in cfgs]
     if len({d.path for d in dirs}) < len(dirs):
         raise BenchSSLError("the same run is named twice; give each config once")
-    todo = [i for i, d in enumerate(dirs) if not _finished(d, force)]
-    results: list[dict | None] = [None if i in todo else d.read_result() for i, d in enumerate(dirs)]
-    if len(todo) == 1:
-        results[todo[0]] = run(cfgs[todo[0]], force=force)
-    elif todo:
+    results: list[dict | None] = [d.read_result() if _finished(d, force) else None for d in dirs]
+    todo = [i for i, r in enumerate(results) if r is None]
+    for i in todo:
+        check_environment(cfgs[i])
+    with contextlib.ExitStack() as stack:
+        mine = []
         for i in todo:
-            check_environment(cfgs[i])
-        with contextlib.ExitStack() as stack:
-            for i in todo:
-                dirs[i].mkdir()
+            dirs[i].mkdir()
+            try:
                 stack.enter_context(RunLock(dirs[i].path))
-            for i in todo:
-                stack.enter_context(_log_to(dirs[i].log))
-            stack.enter_context(interrupt.stop_on(signal.SIGTERM, signal.SIGINT))
-            for i in todo:
-                _start(cfgs[i], dirs[i], force)
-            for i, result in zip(todo, _train([cfgs[i] for i in todo], [dirs[i] for i in todo])):
-                results[i] = result if result is not None else {"run_id": dirs[i].name, "status": "failed"}
+            except RunLocked as exc:
+                log.info("%s", exc)
+                results[i] = {"run_id": dirs[i].name, "status": "running elsewhere"}
+                continue
+            if _finished(dirs[i], force):  # checked again under the lock: another process may just have finished it
+                results[i] = dirs[i].read_result()
+            else:
+                mine.append(i)
+        if not mine:
+            return results
+        for i in mine:
+            stack.enter_context(_log_to(dirs[i].log))
+        stack.enter_context(interrupt.stop_on(signal.SIGTERM, signal.SIGINT))
+        for i in mine:
+            _start(cfgs[i], dirs[i], force)
+        if len(mine) == 1:
+            results[mine[0]] = train_alone(cfgs[mine[0]], dirs[mine[0]], None)
+            return results
+        for i, result in zip(mine, _train([cfgs[i] for i in mine], [dirs[i] for i in mine])):
+            results[i] = result if result is not None else {"run_id": dirs[i].name, "status": "failed"}
     return results
 
 

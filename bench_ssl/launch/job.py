@@ -42,8 +42,6 @@ class RunJob(submitit.helpers.Checkpointable):
         with usr2_requeues() as usr2:
             try:
                 results = run_fused(config_paths)
-            except RunLocked as exc:
-                return {"status": "running elsewhere", "error": str(exc)}
             except interrupt.Interrupted:
                 usr2.requeue_if_usr2()
                 raise
