@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 
 import torch
 
-from ..errors import BenchSSLError
 from ..train import interrupt
 from ..train.hold import hold_after_checkpoint
 from ..train.loop import Trainer, resolve_device
@@ -264,4 +263,4 @@ def _set_rng_state(state: tuple) -> None:
         torch.cuda.set_rng_state_all(state[1])
 
 
-__all__ = ["BenchSSLError", "FusedTrainer", "NotFusable", "check_fusable", "fusion_key"]
+__all__ = ["FusedTrainer", "NotFusable", "check_fusable", "fusion_key"]
