@@ -13,6 +13,7 @@ from . import __version__
 COMMANDS = {  # name -> (module with main(argv), what it does)
     "run": ("bench_ssl.run", "train and evaluate one config (a path or a built-in name, e.g. smoke)"),
     "sweep": ("bench_ssl.sweep.__main__", "run a sweep of runs (e.g. aug_grid, or sweeps/aug_grid.yaml)"),
+    "fused": ("bench_ssl.fused.__main__", "train several configs as one fused model, each still its own run"),
     "tune": ("bench_ssl.tune.__main__", "run an Optuna study (e.g. tune_smoke)"),
     "report": ("bench_ssl.report.__main__", "HTML/PDF report of a sweep beside the paper's numbers"),
     "results": ("bench_ssl.results.__main__", "a table of the results of a sweep or results folder"),

@@ -88,7 +88,7 @@ def test_the_built_wheel_runs_a_builtin_sweep_by_name_from_outside_the_repositor
     assert "MIT" in meta and "bench-ssl" in meta
 
 
-@pytest.mark.parametrize("command", ["", "run", "sweep", "tune", "report", "results", "bench", "export"])
+@pytest.mark.parametrize("command", ["", "run", "sweep", "fused", "tune", "report", "results", "bench", "export"])
 def test_help_imports_no_heavy_library_and_answers_fast(command):
     code = ("import sys, time; t = time.perf_counter()\n"
             "from bench_ssl.cli import main\n"
