@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="timed epochs per variant (the median is reported)")
     p.add_argument("--compile", action="store_true", help="torch.compile the training step")
     p.add_argument("--packing", default=None, help="K values, e.g. 1,2,4,8 (quick: 1,2; 'none' to skip)")
+    p.add_argument("--peak-tflops", type=float, help="the chip's dense bf16 TFLOP/s for the FLOP floor (default: "
+                                                       "from the device's name where bench/flops.py lists it)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
     import torch
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..output import environment
     from ..train import resolve_device
     from .compare import compare
+    from .flops import floor, ratio
     from .packing import packing
     from .table import markdown
 
@@ -67,6 +70,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             "versions": {"torch": torch.__version__, "python": platform.python_version()},
         }
         report.update(compare(cfg, workers, args.warmup, args.repeats))
+        report["flop_floor"] = floor(report["flops_per_step"], report["steps_per_epoch"], report["device"],
+                                     args.peak_tflops)
+        for name in ("ours", "compute_only", "graph", "compile"):
+            report["flop_floor"][f"{name}_over_floor"] = ratio(report[f"{name}_epoch_s"],
+                                                                report["flop_floor"]["floor_epoch_s"])
         _write(out_path, report)  # the comparison is kept even if packing is interrupted
         ks = args.packing or ("1,2" if args.quick else "1,2,4,8")
         if ks != "none":

@@ -18,6 +18,7 @@ import torch
 
 from ..config import load_config
 from ..train import Trainer
+from .flops import step_flops
 from .protocol import peak_memory_gb, reset_peak, sync, timed
 from .standard import standard_loader
 from .stream import stream_epoch
@@ -81,6 +82,8 @@ def _compare(trainer: Trainer, workers: int, warmup: int, repeats: int) -> dict:
     # (c) compute only: the same steps on views made ahead of time, already on the device
     ready = [(trainer.make_views(idx), data.train_y[idx], idx) for idx in batches]
     sync(device)
+    out["flops_per_step"] = step_flops(trainer, *ready[0], state["step"])  # one real step, counted (flops.py)
+    state["step"] += 1
 
     def compute_epoch():
         for views, labels, idx in ready:

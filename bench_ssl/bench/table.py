@@ -7,6 +7,17 @@ def _f(x, unit: str = "", digits: int = 2) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}{unit}"
 
 
+def _floor_line(f: dict, device: str) -> str:
+    work = f"FLOP floor: {f['epoch_tflop']:.3g} TFLOP of matmuls and convolutions per epoch (forward + backward)"
+    if f["floor_epoch_s"] is None:
+        return f"{work}; no bf16 rate known for {device}, so no floor (give it with --peak-tflops)"
+    ratios = "; ".join(f"{name} {f[key]:.1f}x" for name, key in
+                       (("(b)", "ours_over_floor"), ("(c)", "compute_only_over_floor"), ("(e)", "graph_over_floor"),
+                        ("(f)", "compile_over_floor")) if f.get(key) is not None)
+    return (f"{work} at {f['peak_bf16_tflops']:g} TFLOP/s dense bf16 = {f['floor_epoch_s']:.3f} s; epoch / floor: "
+            f"{ratios}")
+
+
 def markdown(r: dict) -> str:
     c = r["config"]
     mem = r.get("peak_memory_gb", {})
@@ -35,6 +46,7 @@ def markdown(r: dict) -> str:
         f"({100 * r['augmentation_share']:.0f}% of ours); evaluation (features + linear) {_f(r['eval_s'], ' s', 1)}"
         + (f"; (d)/(b) = {r['stream_over_ours']:.2f}x the epoch of the same images held in memory"
            if "stream_epoch_s" in r else ""),
+        *([_floor_line(r["flop_floor"], r["device"])] if "flop_floor" in r else []),
     ]
     pack = r.get("packing")
     if pack:
