@@ -54,4 +54,5 @@ def test_flop_counts_match_the_hand_count_and_the_chip_is_found_by_its_name():
     assert count_flops(lambda: conv(torch.randn(2, 3, 6, 6))) == 2 * 2 * 5 * 6 * 6 * 3 * 9
     assert peak_tflops("NVIDIA H100 PCIe") == 756.0 and peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
     assert peak_tflops("NVIDIA H200") == 989.4 and peak_tflops("NVIDIA L4") == 121.0
+    assert peak_tflops("NVIDIA L40") == 181.0  # not the L4's rate, whose name it contains
     assert floor(10**12, 3, "cpu (x86_64, 2 threads)")["floor_epoch_s"] is None  # no rate: no floor, never a guess

@@ -8,7 +8,6 @@ the ratio epoch / floor says how much of the chip the engine leaves unused (laun
 
 from __future__ import annotations
 
-import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 # dense (not 2:4 sparse) bf16 tensor-core peaks in TFLOP/s, from NVIDIA's data sheets; matched in this order
@@ -19,6 +18,7 @@ PEAK_BF16_TFLOPS: tuple[tuple[str, float], ...] = (
     ("H100", 989.4),  # SXM5 ("NVIDIA H100 80GB HBM3")
     ("A100", 312.0),
     ("L40S", 362.1),
+    ("L40", 181.0),  # before "L4", which its name contains
     ("RTX A6000", 154.8),
     ("L4", 121.0),
 )
@@ -47,11 +47,10 @@ def step_flops(trainer, views, labels, idx, step: int) -> int:
 def floor(flops_per_step: int, steps: int, device_name: str, peak: float | None = None) -> dict:
     """The epoch's FLOPs and, where the chip's rate is known (or given), the floor in seconds."""
     rate = peak if peak is not None else peak_tflops(device_name)
-    out = {"flops_per_step": flops_per_step, "epoch_tflop": flops_per_step * steps / 1e12, "peak_bf16_tflops": rate}
+    out = {"epoch_tflop": flops_per_step * steps / 1e12, "peak_bf16_tflops": rate}
     out["floor_epoch_s"] = out["epoch_tflop"] / rate if rate else None
     return out
 
 
 def ratio(epoch_s: float, floor_s: float | None) -> float | None:
     return epoch_s / floor_s if floor_s else None
-
