@@ -80,9 +80,7 @@ def _apply_profile(raw: dict, profile: str, where: str, kind: str, profile_keys:
     profiles = mapping(raw.get("profiles"), f"{where}: profiles")
     if profile not in profiles:
         known = ", ".join(profiles) or "none defined"
-        why = (" (a shipped study without one gives the sizes tried and their numbers in its top comment)"
-               if profile == "cpu" else "")  # the studies that ship no cpu profile say why there
-        raise ConfigError(f"{where}: no profile {profile!r}{suggest(profile, profiles)}; profiles: {known}{why}")
+        raise ConfigError(f"{where}: no profile {profile!r}{suggest(profile, profiles)}; profiles: {known}")
     overlay = mapping(profiles[profile], f"{where}: profiles.{profile}")
     for key in overlay:
         if key not in profile_keys:
