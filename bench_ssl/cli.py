@@ -55,7 +55,16 @@ def call(module: str, argv: list[str], prog: str | None = None) -> int:
 
 
 def guarded(fn) -> int:
-    """`fn()`; a missing optional dependency is one line naming the extra to install."""
+    """`fn()`; a missing optional dependency is one line naming the extra to install, and so is a malformed
+    setting in the environment (checked before anything starts)."""
+    from .errors import BenchSSLError
+    from .results.lock import heartbeat_s, stale_after_s
+
+    try:
+        heartbeat_s(), stale_after_s()
+    except BenchSSLError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         return fn()
     except ModuleNotFoundError as exc:

@@ -33,8 +33,10 @@ def export(run_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
         raise BenchSSLError(f"{run_dir} has no result.json: export a finished run's folder (results/<sweep>/<run_id>)")
     result = run.read_result()
     if not run.checkpoint.exists():
-        raise BenchSSLError(f"{run.checkpoint} is missing (the run was made with output.keep_checkpoint=false); "
-                            "run it again with --set output.keep_checkpoint=true --force to export it")
+        why = ("the run was made with output.keep_checkpoint=false" if result.get("config", {}).get("output", {})
+               .get("keep_checkpoint") is False else "deleted or moved since the run finished")
+        raise BenchSSLError(f"{run.checkpoint} is missing ({why}); run it again with "
+                            "--set output.keep_checkpoint=true --force to export it")
     try:
         state = torch.load(run.checkpoint, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unreadable or not ours: one line

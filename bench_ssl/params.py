@@ -204,7 +204,8 @@ def convert(tp, value, path: str):
         return convert(inner, value, path)
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            items = [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(value)]
+            text = value.strip().lstrip("[").rstrip("]") if isinstance(value, str) else None  # a bracket left out
+            items = [v.strip() for v in text.split(",")] if text is not None else [str(value)]
             example = f"[{', '.join(items)}]"  # what was meant, in YAML's list form
             raise ConfigError(f"{path}: expected a list, got {value!r}; write it as a YAML list in brackets: "
                               f"{example} (on the command line quoted: --set {path}='{example}')")

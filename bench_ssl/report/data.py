@@ -45,6 +45,9 @@ def load_sweep(path: str | Path, metric: str | None = None) -> Sweep:
         raise ReportError(f"{path} does not exist; give a sweep's results folder, e.g. results/temperature_quick")
     if not path.is_dir():
         raise ReportError(f"{path} is not a folder; give a sweep's results folder, e.g. results/temperature_quick")
+    if RunDir(path).is_run():
+        raise ReportError(f"{path} is one run's folder; a report compares the runs of a sweep: give the sweep's "
+                          f"folder, e.g. {path.parent}")
     manifest = read_manifest(path) or {}
     runs = load(path)
     if runs.empty:

@@ -63,8 +63,12 @@ def _main(args) -> int:
     from .table import load  # pandas: imported once the arguments are known
 
     frame = load(args.path)
-    if not frame.empty:
-        frame = in_sweep_order(frame, args.path)
+    if frame.empty:
+        print(f"error: {args.path} holds no runs (no sweep.json, no run folders); run a sweep first, e.g. "
+              "python -m bench_ssl.sweep sweeps/temperature.yaml --profile quick, or give its results folder",
+              file=sys.stderr)
+        return 2
+    frame = in_sweep_order(frame, args.path)
     unreadable = frame[frame["status"] == "corrupt"] if "status" in frame else frame.iloc[:0]
     for _, row in unreadable.iterrows():  # shown in the table too; the others are listed as usual
         print(f"warning: {row['error']}", file=sys.stderr)

@@ -4,7 +4,7 @@ The lock file holds its owner (host, pid, Slurm job) and a unique token. It is c
 written to a private name, then hard-linked to `lock`, which fails when a lock exists (atomic also on NFS);
 so a lock is never empty, also on a full disk. A heartbeat thread refreshes its mtime. An owner is gone
 when, on the same host, its pid is dead (or a zombie); on another host, when its heartbeat is older than
-`STALE_AFTER_S`; or when it is an earlier incarnation of the same Slurm job (a requeue).
+`BENCH_SSL_STALE_AFTER_S` (120 s); or when it is an earlier incarnation of the same Slurm job (a requeue).
 
 A gone owner's lock is taken over, and that is correct under any interleaving: a taker first claims the
 takeover of that very lock, `lock.takeover.<token>` (created the same way, so one taker per dead lock),
@@ -29,9 +29,33 @@ from ..errors import BenchSSLError
 from .run_dir import RunDir
 
 LOCK = RunDir.LOCK
-HEARTBEAT_S = float(os.environ.get("BENCH_SSL_HEARTBEAT_S", 15))
-STALE_AFTER_S = float(os.environ.get("BENCH_SSL_STALE_AFTER_S", 120))
+HEARTBEAT_S = 15.0  # defaults of BENCH_SSL_HEARTBEAT_S and BENCH_SSL_STALE_AFTER_S
+STALE_AFTER_S = 120.0
 BUSY_WAIT_S = 30.0  # how long to wait for another taker's takeover (milliseconds of work) before giving up
+
+
+def _seconds(name: str, default: float) -> float:
+    """A duration from the environment (read when used, so a bad value is one error line, not an import failure)."""
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise BenchSSLError(f"{name}={text!r} is not a positive number of seconds; set it to e.g. {default:g} "
+                            f"(the default) or unset it")
+    return value
+
+
+def heartbeat_s() -> float:
+    return _seconds("BENCH_SSL_HEARTBEAT_S", HEARTBEAT_S)
+
+
+def stale_after_s() -> float:
+    """A lock whose heartbeat is older than this, written on another host, has a dead owner."""
+    return _seconds("BENCH_SSL_STALE_AFTER_S", STALE_AFTER_S)
 
 
 class RunLocked(BenchSSLError):
@@ -93,7 +117,7 @@ def read_owner(run_dir: Path) -> dict | None:
 def _alive(path: Path, owner: dict | None) -> bool:
     if owner is None:  # an empty or garbled lock (older versions wrote it in two steps): judge by its age
         try:
-            return time.time() - path.stat().st_mtime < STALE_AFTER_S
+            return time.time() - path.stat().st_mtime < stale_after_s()
         except (FileNotFoundError, NotADirectoryError):
             return False
     me = _owner()
@@ -105,7 +129,7 @@ def _alive(path: Path, owner: dict | None) -> bool:
         except (TypeError, ValueError):
             return False
     try:
-        return time.time() - path.stat().st_mtime < STALE_AFTER_S
+        return time.time() - path.stat().st_mtime < stale_after_s()
     except (FileNotFoundError, NotADirectoryError):
         return False
 
@@ -201,6 +225,8 @@ class RunLock:
         self._thread: threading.Thread | None = None
 
     def acquire(self) -> None:
+        self._every = heartbeat_s()  # a bad setting stops here, before any lock exists
+        stale_after_s()
         deadline = time.monotonic() + BUSY_WAIT_S
         while True:
             owner = _owner()
@@ -230,7 +256,7 @@ class RunLock:
             time.sleep(0.01)
 
     def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_S):
+        while not self._stop.wait(self._every):
             try:
                 os.utime(self.path)
             except OSError:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import legacy
-from ..errors import StoredFileError
+from ..errors import BenchSSLError, StoredFileError
 from .manifest import MANIFEST, read_manifest
 from .run_dir import RunDir
 from .status import failure_summary, pruned_reason, run_status
@@ -61,6 +61,9 @@ def load(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; give a results folder, a sweep folder or a run folder")
+    if not path.is_dir():
+        raise BenchSSLError(f"{path} is not a folder; give a results folder, a sweep folder or a run folder, "
+                            "e.g. results/temperature_quick")
     rows, seen = [], set()
     for sweep, run_dir in _run_dirs(path):
         row = {"run_id": run_dir.name, "sweep": sweep, "status": run_status(run_dir), "run_dir": str(run_dir.path)}

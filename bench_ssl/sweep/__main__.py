@@ -29,15 +29,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     try:
         profile, overrides = split_profile(args)
         spec = load_sweep(resolve(args.sweep, "sweep"), profile)
-        if args.launcher:
-            spec.launcher.name = args.launcher
-        if args.max_parallel is not None:
-            spec.launcher.max_parallel = args.max_parallel
-        if args.runs_per_gpu is not None:
-            spec.launcher.runs_per_gpu = args.runs_per_gpu
-        if args.fuse is not None:
-            spec.launcher.fuse = args.fuse
-        spec.launcher.check("--launcher/--max-parallel/--runs-per-gpu/--fuse")
+        flags = {"name": args.launcher, "max_parallel": args.max_parallel, "runs_per_gpu": args.runs_per_gpu,
+                 "fuse": args.fuse}
+        given = {field: value for field, value in flags.items() if value is not None}
+        for field, value in given.items():
+            setattr(spec.launcher, field, value)
+        spec.launcher.check("launcher", {f: "--" + ("launcher" if f == "name" else f.replace("_", "-")) for f in given})
         apply_slurm_flags(args, spec.slurm)
         from .driver import run_sweep  # the launchers and their imports: once the arguments are known
 

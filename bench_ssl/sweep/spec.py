@@ -46,17 +46,19 @@ class LauncherOptions:
     # runs trained as one fused model (bench_ssl.fused): off, auto (AUTO_FUSE), or K; off until measured on a GPU
     fuse: str | int = "off"
 
-    def check(self, p: str) -> None:
-        check_choice(f"{p}.name", self.name, LAUNCHERS)
+    def check(self, p: str, flags: dict[str, str] | None = None) -> None:
+        """`flags`: field -> the command-line flag that set it (named in the error instead of `p.field`)."""
+        key = {f: f"{p}.{f}" for f in ("name", "max_parallel", "runs_per_gpu", "fuse")} | dict(flags or {})
+        check_choice(key["name"], self.name, LAUNCHERS)
         if self.max_parallel is not None:
-            check_int(f"{p}.max_parallel", self.max_parallel, low=1)
-        check_int(f"{p}.runs_per_gpu", self.runs_per_gpu, low=1)
+            check_int(key["max_parallel"], self.max_parallel, low=1)
+        check_int(key["runs_per_gpu"], self.runs_per_gpu, low=1)
         if self.fuse not in ("off", "auto"):
             if isinstance(self.fuse, str) and self.fuse.isdigit():
                 self.fuse = int(self.fuse)
             if isinstance(self.fuse, bool) or not isinstance(self.fuse, int) or self.fuse < 1:
-                raise ConfigError(f"{p}.fuse: {self.fuse!r} is not allowed; allowed: off, auto, or the number of runs "
-                                  "trained as one fused model (2 or more; 1 is off)")
+                raise ConfigError(f"{key['fuse']}: {self.fuse!r} is not allowed; allowed: off, auto, or the number of "
+                                  "runs trained as one fused model (2 or more; 1 is off)")
 
     def fuse_k(self) -> int:
         """Runs per fused group (1: none fused)."""
@@ -121,7 +123,7 @@ def load_sweep(source: str | Path | dict, profile: str | None = None) -> SweepSp
         base=read_base(raw, path, where, "sweep"),
         description=str(raw.get("description") or ""),
         grid=mapping(raw.get("grid"), f"{where}: grid"),
-        zip=[mapping(g, f"{where}: zip") for g in as_list(raw.get("zip"))],
+        zip=[g for g in (mapping(g, f"{where}: zip") for g in as_list(raw.get("zip"))) if g],  # `zip: {}`: none
         runs=[mapping(r, f"{where}: runs[{i}]") for i, r in enumerate(as_list(raw.get("runs")))],
         seeds=_seeds(raw.get("seeds"), where),
         exclude=as_list(raw.get("exclude")),
@@ -134,12 +136,20 @@ def load_sweep(source: str | Path | dict, profile: str | None = None) -> SweepSp
     spec.launcher.check("launcher")
     spec.slurm.check("slurm")
     _check_axes(spec)
+    given = [k for k in ("grid", "zip", "runs", "seeds") if k in raw]
+    if given and not (spec.grid or spec.zip or spec.runs or spec.seeds):  # `grid: {}` clears a grid, not every axis
+        raise ConfigError(f"{spec.where}: {', '.join(f'{k}:' for k in given)} {'is' if len(given) == 1 else 'are'} "
+                          "empty, so the sweep varies nothing; list the values to sweep (e.g. grid: "
+                          "{method.temperature: [0.1, 0.5]}), or run the base config alone with bench_ssl.run")
     return spec
 
 
 def _seeds(value, where: str) -> list[int]:
     if value is None:
         return []
+    if value == []:
+        raise ConfigError(f"{where}: seeds: [] lists no seeds; give a count (e.g. 3) or a list (e.g. [0, 1, 2]), or "
+                          "leave seeds out for the base config's seed")
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise ConfigError(f"{where}: seeds: {value} must be >= 1 (a number of seeds) or a list of seeds")

@@ -85,7 +85,9 @@ def tune(spec: StudySpec, overrides: list[str] = (), n_trials: int | None = None
         study = optuna.create_study(study_name=spec.name, storage=open_storage(url), direction="maximize",
                                     load_if_exists=True)
     except Exception as exc:
-        raise BenchSSLError(f"storage {url}: cannot open or create study {spec.name!r}: {exc}") from None
+        raise BenchSSLError(f"storage {url}: cannot open or create study {spec.name!r}: {_first_line(exc)}; check "
+                            "that the URL is right, its folder exists and is writable and its database driver is "
+                            "installed (postgresql: psycopg2-binary, mysql: pymysql), or use --storage journal") from None
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise ConfigError(f"study {spec.name!r} in {url} minimises; bench_ssl.tune maximises top-1 accuracy: use another name")
     with warnings.catch_warnings():  # experimental in Optuna 4: the objective's name for optuna-dashboard and plots
@@ -294,3 +296,10 @@ def _run_slurm(plan: WorkerPlan, spec: StudySpec, study, study_dir: Path, err) -
             code = 1
     return code
 
+
+def _first_line(exc: Exception) -> str:
+    """A storage library's error, without its class prefix and its "background" link lines."""
+    import re
+
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return re.sub(r"^\([\w.]+\)\s*", "", text)

@@ -20,7 +20,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from ..results.lock import STALE_AFTER_S, RunLock, _slurm_job, owner_alive
+from ..results.lock import RunLock, _slurm_job, owner_alive, stale_after_s
 
 log = logging.getLogger("bench_ssl.tune")
 
@@ -54,7 +54,7 @@ def describe_worker(info: dict) -> str:
 
 def _worker_alive(info: dict | None, started: datetime | None) -> bool:
     if not info:  # killed between creating the trial and recording its worker: judge by the trial's age
-        return started is not None and (datetime.now() - started).total_seconds() < STALE_AFTER_S
+        return started is not None and (datetime.now() - started).total_seconds() < stale_after_s()
     return owner_alive(Path(info["dir"]))
 
 
