@@ -34,12 +34,15 @@ class Bounds:
     high_open: bool = False
     choices: tuple | None = None  # for str fields, or for each item of a list
     nonempty: bool = False  # lists and tuples of any length
+    distinct: bool = False  # lists whose items name things done once each (evaluations, loggers)
 
 
-def param(default, *, low=None, high=None, low_open=False, high_open=False, choices=None, nonempty=False, help=""):
+def param(default, *, low=None, high=None, low_open=False, high_open=False, choices=None, nonempty=False,
+          distinct=False, help=""):
     """A dataclass field with its default and its check (bounds for numbers, each item of a list or pair,
     `choices` for strings); `help` is shown by `python -m bench_ssl.registry`."""
-    meta = {"bounds": Bounds(low, high, low_open, high_open, tuple(choices) if choices else None, nonempty), "help": help}
+    meta = {"bounds": Bounds(low, high, low_open, high_open, tuple(choices) if choices else None, nonempty,
+                             distinct), "help": help}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -124,6 +127,9 @@ def _check_value(key: str, tp, value, b: Bounds, sep: str) -> None:
     elif origin in (list, tuple):
         if b.nonempty and not value:
             raise ConfigError(f"{key}{sep}{list(value)!r} is empty; give at least one value")
+        twice = next((v for i, v in enumerate(value) if v in value[:i]), None) if b.distinct else None
+        if twice is not None:
+            raise ConfigError(f"{key}{sep}{twice!r} is listed twice in {list(value)!r}; list each once")
         for i, item in enumerate(value):
             _check_scalar(f"{key}[{i}]", args[0], item, b, sep)
     else:

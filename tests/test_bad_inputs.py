@@ -84,6 +84,26 @@ def test_an_axis_given_but_empty_is_refused(axes, words):
     assert words in str(err.value)
 
 
+@pytest.mark.parametrize("axes,words", [
+    ({"grid": {"method.temperature": [0.1, 0.5, 0.1]}}, "grid axis 'method.temperature': 0.1 is listed twice"),
+    ({"runs": [{"grid": {"augment.view2": [["crop"], ["crop"]]}}]}, "runs[0].grid axis 'augment.view2': ['crop']"),
+    ({"seeds": [0, 1, 0]}, "seeds: 0 is listed twice"),
+])
+def test_a_value_listed_twice_on_an_axis_is_refused_not_merged(axes, words):
+    """Silently one run where the file lists two: almost always a typo for another value."""
+    with pytest.raises(ConfigError) as err:
+        load_sweep({"name": "d", "base": BASE, **axes})
+    assert words in str(err.value)
+    zipped = load_sweep({"name": "z", "base": BASE, "zip": {"optim.epochs": [2, 2], "optim.batch_size": [32, 64]}})
+    assert len(expand(zipped)) == 2  # a zip may repeat a value: its runs differ in the other key
+
+
+@pytest.mark.parametrize("override", ["eval.protocols=[knn, linear, knn]", "output.loggers=[csv, csv]"])
+def test_an_evaluation_or_logger_listed_twice_is_refused(override):
+    with pytest.raises(ConfigError, match="is listed twice in .*; list each once"):
+        load_config(BASE, [override])
+
+
 def test_a_sweep_without_any_axis_is_still_one_run_and_a_profile_may_clear_the_grid():
     assert len(expand(load_sweep({"name": "one", "base": BASE}))) == 1
     spec = {"name": "p", "base": BASE, "grid": {"method.temperature": [0.1, 0.5]}, "seeds": 2,

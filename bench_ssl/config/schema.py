@@ -218,7 +218,7 @@ class TrainConfig:
 class EvalConfig(_Delegating):
     """The evaluations run on the final model (`protocols`, by name) and the kNN monitor during training."""
 
-    protocols: list[str] = param(["knn", "linear"], help="evaluations of the final backbone, in order")
+    protocols: list[str] = param(["knn", "linear"], distinct=True, help="evaluations of the final backbone, in order")
     knn_every: int = param(0, low=0, help="epochs between kNN evaluations during training; 0: only at the end")
     batch_size: int = param(1024, low=1, help="images per batch when extracting features")
     params: dict = many_of("evaluation", ("protocols",), also={"knn": "knn_every"})
@@ -232,7 +232,7 @@ class OutputConfig:
     checkpoint_every: int = param(5, low=0, help="epochs; 0: only at the end")
     keep_checkpoint: bool = True
     progress: bool | None = None  # a progress bar; None: when stderr is a terminal
-    loggers: list[str] = param([], choices=tuple(LOGGERS),
+    loggers: list[str] = param([], choices=tuple(LOGGERS), distinct=True,
                                help="experiment trackers that get each epoch's metrics and the config")
 
     def check(self, where: str, cfg) -> None:

@@ -21,6 +21,7 @@ derived, launcher, slurm) replaces the sweep's. Its results go to `<name>_<profi
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,8 +156,20 @@ def _seeds(value, where: str) -> list[int]:
             raise ConfigError(f"{where}: seeds: {value} must be >= 1 (a number of seeds) or a list of seeds")
         return list(range(value))
     if isinstance(value, list) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
+        _once(value, f"{where}: seeds", "or give a count (seeds: 3 is [0, 1, 2])")
         return list(value)
     raise ConfigError(f"{where}: seeds: {value!r} must be a count (e.g. 3) or a list of non-negative integers")
+
+
+def _once(values: list, where: str, hint: str = "or use seeds: for repeats") -> None:
+    """A value listed twice on one axis would be the same run twice, silently merged into one: most likely a typo."""
+    seen = set()
+    for value in values:
+        text = json.dumps(value, sort_keys=True, default=str)
+        if text in seen:
+            raise ConfigError(f"{where}: {value!r} is listed twice, which would be the same run twice; list each value "
+                              f"once (a typo for another value?), {hint}")
+        seen.add(text)
 
 
 def _check_axes(spec: SweepSpec) -> None:
@@ -173,6 +186,7 @@ def _check_axes(spec: SweepSpec) -> None:
         claim(key, "grid")
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{spec.where}: grid axis {key!r}: give a non-empty list of values, got {values!r}")
+        _once(values, f"{spec.where}: grid axis {key!r}")
     for i, group in enumerate(spec.zip):
         lengths = set()
         for key, values in group.items():
@@ -193,6 +207,7 @@ def _check_axes(spec: SweepSpec) -> None:
                 if not isinstance(options, list) or not options:
                     raise ConfigError(f"{spec.where}: runs[{i}].grid axis {inner!r}: give a non-empty list of values, "
                                       f"got {options!r}")
+                _once(options, f"{spec.where}: runs[{i}].grid axis {inner!r}")
     if spec.seeds:
         claim("seed", "seeds")
     for key in spec.derived:
