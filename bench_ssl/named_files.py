@@ -14,7 +14,21 @@ FOLDERS = {"sweep": "sweeps", "study": "sweeps", "config": "configs"}
 
 
 def names(kind: str) -> list[str]:
-    return sorted(p.stem for p in (FILES / FOLDERS[kind]).glob("*.yaml"))
+    """The built-in files of `kind`: sweeps and studies share a folder, and a study is the file with `space:`."""
+    files = sorted((FILES / FOLDERS[kind]).glob("*.yaml"))
+    if kind in ("sweep", "study"):
+        files = [p for p in files if _is_study(p) == (kind == "study")]
+    return [p.stem for p in files]
+
+
+def _is_study(path: Path) -> bool:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(raw, dict) and "space" in raw
 
 
 def resolve(arg: str, kind: str) -> str:

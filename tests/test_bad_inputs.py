@@ -205,3 +205,15 @@ def test_benchmark_packing_list_is_sorted_and_deduplicated():
 
     assert _packing("4,1,2,2") == [1, 2, 4]
     assert _packing("none") == []
+
+
+def test_an_unknown_name_lists_only_files_of_the_kind_asked_for():
+    from bench_ssl.named_files import names, resolve
+
+    studies, sweeps = names("study"), names("sweep")
+    assert "tune_smoke" in studies and "temperature" in sweeps
+    assert not set(studies) & set(sweeps)
+    with pytest.raises(ConfigError) as err:
+        resolve("nosuch", "study")
+    assert "built-in: " + ", ".join(studies) + " (or give a path)" in str(err.value)
+    assert "temperature" not in str(err.value)
