@@ -79,6 +79,9 @@ def test_a_tiny_study_prunes_on_knn_and_every_trial_lands_in_the_results_store(s
     best = study.best_trial
     assert f"best trial {best.number}: knn_top1 {best.value:.4f}" in smoke_study["out"]
 
+    from bench_ssl.results.__main__ import summary_columns
+
+    assert summary_columns(load(study_dir), study_dir)[:3] == ["run_id", "trial", "status"]  # the table shows it
     frame = load(study_dir).set_index("run_id")
     assert set(frame.index) == {t.user_attrs["run_id"] for t in study.trials}
     for t in study.trials:

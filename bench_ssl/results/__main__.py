@@ -15,12 +15,14 @@ SUMMARY = ["linear_top1", "linear_top5", "knn_top1", "epoch_time_s", "wall_time_
 
 
 def summary_columns(frame, path) -> list[str]:
-    """run_id, status, the keys the sweep varies (from sweep.json), then the headline metrics."""
+    """run_id, (a study's trial,) status, the keys the sweep varies (from sweep.json), then the headline metrics."""
     varying: list[str] = []
     for sweep in frame["sweep"].unique():
         manifest = read_manifest(Path(path) / sweep if (Path(path) / sweep).is_dir() else Path(path)) or {}
         varying += [k for k in manifest.get("varying", []) if k not in varying]
     cols = ["run_id", "status", *varying, *SUMMARY]
+    if "trial" in frame and frame["trial"].notna().any():  # an Optuna study's runs: which trial each is
+        cols.insert(1, "trial")
     if frame["sweep"].nunique() > 1:
         cols.insert(1, "sweep")
     if "error" in frame:
