@@ -773,7 +773,7 @@ def test_finetune_and_semi_supervised_train_a_copy_and_land_in_the_results(cifar
     from bench_ssl.eval.semi_supervised import metric_name
 
     sets = [f"data.root={cifar_tar}", f"output.root={tmp_path}", "data.train_per_class=100", "data.test_per_class=50",
-            "optim.epochs=1", "eval.knn_every=0", "eval.protocols=[knn, finetune, semi_supervised, knn]",
+            "optim.epochs=1", "eval.knn_every=0", "eval.protocols=[finetune, semi_supervised, knn]",
             "eval.finetune.epochs=3", "eval.semi_supervised.epochs=[5]"]
     result = run(SMOKE, sets)
     assert (metric_name(0.01), metric_name(0.1), metric_name(0.005)) == ("semi_1pct_top1", "semi_10pct_top1",
