@@ -1,6 +1,11 @@
 """Errors that users see as one line: what is wrong, where, and how to fix it."""
 
 
+def first_line(exc: BaseException) -> str:
+    """A library's error message cut to its first line (its class name when it has no message)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class BenchSSLError(Exception):
     """Base class: the CLI prints these as a single `error: ...` line and exits non-zero."""
 

@@ -14,7 +14,7 @@ FOLDERS = {"sweep": "sweeps", "study": "sweeps", "config": "configs"}
 
 
 def names(kind: str) -> list[str]:
-    """The built-in files of `kind`: sweeps and studies share a folder, and a study is the file with `space:`."""
+    """The built-in files of `kind`: sweeps and studies share a folder, and a study is the file that looks like one."""
     files = sorted((FILES / FOLDERS[kind]).glob("*.yaml"))
     if kind in ("sweep", "study"):
         files = [p for p in files if _is_study(p) == (kind == "study")]
@@ -22,13 +22,13 @@ def names(kind: str) -> list[str]:
 
 
 def _is_study(path: Path) -> bool:
-    import yaml
+    from .config.load import read_yaml
+    from .config.spec_file import file_kind
 
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return file_kind(read_yaml(path))[0] == "study"
+    except ConfigError:  # unreadable: listed with the sweeps, whose loader then says what is wrong
         return False
-    return isinstance(raw, dict) and "space" in raw
 
 
 def resolve(arg: str, kind: str) -> str:

@@ -127,13 +127,27 @@ def _check_value(key: str, tp, value, b: Bounds, sep: str) -> None:
     elif origin in (list, tuple):
         if b.nonempty and not value:
             raise ConfigError(f"{key}{sep}{list(value)!r} is empty; give at least one value")
-        twice = next((v for i, v in enumerate(value) if v in value[:i]), None) if b.distinct else None
+        twice = first_repeat(value) if b.distinct else None
         if twice is not None:
-            raise ConfigError(f"{key}{sep}{twice!r} is listed twice in {list(value)!r}; list each once")
+            raise ConfigError(f"{key}{sep}{twice[0]!r} is listed twice in {list(value)!r}; list each once")
         for i, item in enumerate(value):
             _check_scalar(f"{key}[{i}]", args[0], item, b, sep)
     else:
         _check_scalar(key, tp, value, b, sep)
+
+
+def first_repeat(values) -> tuple | None:
+    """`(value,)` for the first value listed a second time (a tuple, as the value may itself be None), else None;
+    values may be lists or mappings: compared as JSON."""
+    import json
+
+    seen = set()
+    for value in values:
+        text = json.dumps(value, sort_keys=True, default=str)
+        if text in seen:
+            return (value,)
+        seen.add(text)
+    return None
 
 
 def _check_scalar(key, tp, value, b: Bounds, sep) -> None:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ..errors import BenchSSLError
+from ..errors import BenchSSLError, first_line
 
 COLLECTIVE_TIMEOUT_S = 1800.0  # torch's default: rank 0 may run the kNN monitor or save while the others wait
 FINISHED = "bench_ssl/finished"  # the store key rank 0 sets once the run's result is written
@@ -82,7 +82,7 @@ def init_process_group(device_type: str, timeout_s: float) -> World:
         dist.init_process_group("nccl" if device_type == "cuda" else "gloo", store=store, rank=w.rank,
                                 world_size=w.size, timeout=timedelta(seconds=max(timeout_s, COLLECTIVE_TIMEOUT_S)))
     except (RuntimeError, TimeoutError, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise DistributedError(
             f"rank {w.rank} of {w.size} could not reach the other ranks at {addr}:{port} within {timeout_s:g} s "
             f"({first[:200]}); check that every rank started and can reach {addr}:{port}, or raise "

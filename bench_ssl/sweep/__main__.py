@@ -29,12 +29,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     try:
         profile, overrides = split_profile(args)
         spec = load_sweep(resolve(args.sweep, "sweep"), profile)
-        flags = {"name": args.launcher, "max_parallel": args.max_parallel, "runs_per_gpu": args.runs_per_gpu,
-                 "fuse": args.fuse}
-        given = {field: value for field, value in flags.items() if value is not None}
-        for field, value in given.items():
-            setattr(spec.launcher, field, value)
-        spec.launcher.check("launcher", {f: "--" + ("launcher" if f == "name" else f.replace("_", "-")) for f in given})
+        flags = {"name": ("--launcher", args.launcher), "max_parallel": ("--max-parallel", args.max_parallel),
+                 "runs_per_gpu": ("--runs-per-gpu", args.runs_per_gpu), "fuse": ("--fuse", args.fuse)}
+        given = {field: flag for field, (flag, value) in flags.items() if value is not None}
+        for field in given:
+            setattr(spec.launcher, field, flags[field][1])
+        spec.launcher.check("launcher", given)
         apply_slurm_flags(args, spec.slurm)
         from .driver import run_sweep  # the launchers and their imports: once the arguments are known
 

@@ -21,12 +21,11 @@ derived, launcher, slurm) replaces the sweep's. Its results go to `<name>_<profi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import check_key, from_dict
-from ..params import check_choice, check_int
+from ..params import check_choice, check_int, first_repeat
 from ..config.spec_file import as_list, mapping, profile_names, read_base, read_spec
 from ..errors import ConfigError
 
@@ -163,13 +162,10 @@ def _seeds(value, where: str) -> list[int]:
 
 def _once(values: list, where: str, hint: str = "or use seeds: for repeats") -> None:
     """A value listed twice on one axis would be the same run twice, silently merged into one: most likely a typo."""
-    seen = set()
-    for value in values:
-        text = json.dumps(value, sort_keys=True, default=str)
-        if text in seen:
-            raise ConfigError(f"{where}: {value!r} is listed twice, which would be the same run twice; list each value "
-                              f"once (a typo for another value?), {hint}")
-        seen.add(text)
+    twice = first_repeat(values)
+    if twice is not None:
+        raise ConfigError(f"{where}: {twice[0]!r} is listed twice, which would be the same run twice; list each value "
+                          f"once (a typo for another value?), {hint}")
 
 
 def _check_axes(spec: SweepSpec) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..config import load_config, run_id
 from ..launch.command import launch_command
-from ..errors import BenchSSLError, ConfigError
+from ..errors import BenchSSLError, ConfigError, first_line
 from .report import best_trial, write_report
 from .spec import StudySpec, base_config, check_space, make_pruner, make_sampler
 from .stale import WORKERS, counted, counts, fail_stale_trials
@@ -85,9 +85,10 @@ def tune(spec: StudySpec, overrides: list[str] = (), n_trials: int | None = None
         study = optuna.create_study(study_name=spec.name, storage=open_storage(url), direction="maximize",
                                     load_if_exists=True)
     except Exception as exc:
-        raise BenchSSLError(f"storage {url}: cannot open or create study {spec.name!r}: {_first_line(exc)}; check "
-                            "that the URL is right, its folder exists and is writable and its database driver is "
-                            "installed (postgresql: psycopg2-binary, mysql: pymysql), or use --storage journal") from None
+        why = _without_class(first_line(exc))
+        raise BenchSSLError(f"storage {url}: cannot open or create study {spec.name!r}: {why}; check that the URL is "
+                            "right, its folder exists and is writable and its database driver is installed "
+                            "(postgresql: psycopg2-binary, mysql: pymysql), or use --storage journal") from None
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise ConfigError(f"study {spec.name!r} in {url} minimises; bench_ssl.tune maximises top-1 accuracy: use another name")
     with warnings.catch_warnings():  # experimental in Optuna 4: the objective's name for optuna-dashboard and plots
@@ -297,9 +298,8 @@ def _run_slurm(plan: WorkerPlan, spec: StudySpec, study, study_dir: Path, err) -
     return code
 
 
-def _first_line(exc: Exception) -> str:
-    """A storage library's error, without its class prefix and its "background" link lines."""
+def _without_class(text: str) -> str:
+    """SQLAlchemy's message without its "(sqlalchemy.exc.OperationalError)" prefix."""
     import re
 
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return re.sub(r"^\([\w.]+\)\s*", "", text)
