@@ -217,3 +217,16 @@ def test_an_unknown_name_lists_only_files_of_the_kind_asked_for():
         resolve("nosuch", "study")
     assert "built-in: " + ", ".join(studies) + " (or give a path)" in str(err.value)
     assert "temperature" not in str(err.value)
+
+
+@pytest.mark.parametrize("url,why", [
+    ("sqlite:///{tmp}/a_file/study.db", "[Errno 17] File exists"),  # its folder is a file: the library's error
+    ("oracle+cx_oracle://u@localhost:1/db", "Failed to import DB access module"),  # no driver: open_storage's
+])
+def test_a_storage_that_cannot_be_opened_is_one_line_naming_it_once(url, why, tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    url = url.replace("{tmp}", str(tmp_path))
+    line = error_line(cli("bench_ssl.tune", "sweeps/tune_smoke.yaml", "--storage", url,
+                          "--set", f"output.root={tmp_path / 'out'}"))
+    assert line.count(f"storage {url}") == 1 and "(sqlalchemy" not in line, line
+    assert f"cannot open or create study 'tune_smoke': {why}" in line and "; check that the URL" in line

@@ -85,7 +85,7 @@ def tune(spec: StudySpec, overrides: list[str] = (), n_trials: int | None = None
         study = optuna.create_study(study_name=spec.name, storage=open_storage(url), direction="maximize",
                                     load_if_exists=True)
     except Exception as exc:
-        why = _without_class(first_line(exc))
+        why = _without_class(first_line(exc).removeprefix(f"storage {url}: "))  # open_storage's own error names it
         raise BenchSSLError(f"storage {url}: cannot open or create study {spec.name!r}: {why}; check that the URL is "
                             "right, its folder exists and is writable and its database driver is installed "
                             "(postgresql: psycopg2-binary, mysql: pymysql), or use --storage journal") from None
