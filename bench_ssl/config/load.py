@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from ..data.location import default_root
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 from ..params import suggest
 from . import legacy
 from .layers import apply_layer
@@ -94,7 +94,7 @@ def read_yaml(path: str | os.PathLike) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise ConfigError(f"{path}:{where}: malformed YAML ({problem}); fix the syntax there") from None
     if raw is None:
         return {}
