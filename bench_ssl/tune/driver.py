@@ -37,13 +37,6 @@ def split(n: int, workers: int) -> list[int]:
     return [n // workers + (i < n % workers) for i in range(workers)]
 
 
-def _cannot_open(url: str, name: str, exc: Exception) -> BenchSSLError:
-    why = _without_class(first_line(exc).removeprefix(f"storage {url}: "))  # open_storage's own error names it
-    return BenchSSLError(f"storage {url}: cannot open or create study {name!r}: {why}; check that the URL is right, "
-                         "its folder exists and is writable and its database driver is installed (postgresql: "
-                         "psycopg2-binary, mysql: pymysql), or use --storage journal")
-
-
 def state_counts(study) -> dict[str, int]:
     counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
@@ -84,19 +77,18 @@ def tune(spec: StudySpec, overrides: list[str] = (), n_trials: int | None = None
         print("warning: SQLite on a shared filesystem is not safe for workers on several nodes; prefer --storage journal",
               file=err)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from ..launch.preflight import check_output, preflight
+    from ..launch.preflight import preflight
 
-    check_output(study_dir, 0)  # the default storage lives in the study folder
-    try:  # before the dataset checks: a wrong URL or a missing driver is said at once, not after a decode
-        storage_obj = open_storage(url)
-    except Exception as exc:
-        raise _cannot_open(url, spec.name, exc) from None
     base_cfg = load_config(base)  # what every trial shares (dataset, device, output) is checked once, before any trial
     preflight([base_cfg], [run_id(base_cfg)], study_dir, workers, local=launcher != "slurm", estimate_time=False)
     try:
-        study = optuna.create_study(study_name=spec.name, storage=storage_obj, direction="maximize", load_if_exists=True)
+        study = optuna.create_study(study_name=spec.name, storage=open_storage(url), direction="maximize",
+                                    load_if_exists=True)
     except Exception as exc:
-        raise _cannot_open(url, spec.name, exc) from None
+        why = _without_class(first_line(exc).removeprefix(f"storage {url}: "))  # open_storage's own error names it
+        raise BenchSSLError(f"storage {url}: cannot open or create study {spec.name!r}: {why}; check that the URL is "
+                            "right, its folder exists and is writable and its database driver is installed "
+                            "(postgresql: psycopg2-binary, mysql: pymysql), or use --storage journal") from None
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise ConfigError(f"study {spec.name!r} in {url} minimises; bench_ssl.tune maximises top-1 accuracy: use another name")
     with warnings.catch_warnings():  # experimental in Optuna 4: the objective's name for optuna-dashboard and plots
