@@ -4,6 +4,7 @@ that describes the same runs in today's keys."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -11,10 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bench_ssl.config import load_config
 from bench_ssl.errors import ConfigError
-from bench_ssl.report import build
+from bench_ssl.report import build, figures
 from bench_ssl.results import RunDir, load
 from bench_ssl.run import run
 from bench_ssl.sweep import load_sweep
@@ -67,6 +69,13 @@ def test_an_old_results_folder_renders_a_report(legacy):
     (moco,) = [label for label in labels if label.startswith("name=moco")]
     assert "queue_size=50" in moco and "bn_splits=5" in moco and "loss=" not in moco
     assert all("queue_size=" not in label and "bn_splits=" not in label for label in labels if label != moco)
+    # the long labels of a sweep over many keys wrap between their key=value parts: the figure keeps the page's width
+    ticks = [t.get_text() for t in report.figure.figure.axes[0].get_yticklabels()][::-1]
+    assert [t.replace("\n", ", ") for t in ticks] == labels and max(len(t.split("\n")) for t in ticks) >= 3
+    assert all(line.count("[") == line.count("]") for t in ticks for line in t.split("\n"))
+    assert sum("lr=1e+30" in label for label in labels) == 1  # the diverged run's lr, not its 31 digits
+    width_px, _ = Image.open(io.BytesIO(report.figure.png)).size
+    assert width_px <= (figures.PAGE_WIDTH_IN + 0.3) * figures.RC["savefig.dpi"], width_px
 
 
 def test_a_sweep_in_todays_keys_finds_the_old_runs_and_runs_only_the_missing_one(legacy, tmp_path, cifar_tar):

@@ -120,8 +120,8 @@ def wrap(text: str, width: int = 44) -> str:
 
 def fmt_tick(v) -> str:
     """A config value as a short label: 0.5 -> "0.5", 4096.0 -> "4096", 0.2588170214937917 -> "0.2588"
-    (sampled values of an Optuna study would otherwise fill the axis)."""
-    if isinstance(v, float) and v.is_integer():
+    (sampled values of an Optuna study would otherwise fill the axis); 1e30 -> "1e+30", not its 31 digits."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e9:
         return str(int(v))
     if isinstance(v, float):
         return f"{v:.4g}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -292,15 +293,29 @@ class GenericStudy(Study):
             return "all runs"
         return ", ".join(f"{p.split('.')[-1]}={figures.fmt_tick(v)}" for p, v in zip(self.parts, key) if v is not None)
 
+    LABEL_CHARS = 48  # a tick label's line: the labels take at most about half of the page's width
+
+    def wrap(self, label: str) -> str:
+        """A long cell label on several lines, broken only between its `key=value` parts, so that the bars keep
+        their width on the page (a sweep over many keys would otherwise push the axes off it)."""
+        lines: list[str] = []
+        for part in re.split(r", (?=[\w.]+=)", label):
+            if lines and len(lines[-1]) + 2 + len(part) <= self.LABEL_CHARS:
+                lines[-1] += ", " + part
+            else:
+                lines.append(part)
+        return "\n".join(lines)
+
     def height_in(self) -> float:
-        return 1.2 + 0.22 * max(4, getattr(self, "n_cells", 4))
+        rows = getattr(self, "label_lines", [1] * 4)
+        return 1.2 + 0.22 * max(4, len(rows)) + 0.12 * sum(n - 1 for n in rows)
 
     def draw(self, cells: pd.DataFrame, paper: pd.DataFrame, ctx: DrawContext, match: Match, fig=None):
-        self.n_cells = len(cells)
+        labels = [self.wrap(label) for label in cells["label"]][::-1]
+        self.label_lines = [label.count("\n") + 1 for label in labels]
         with figures.style():
             fig = fig or figures.new_figure(figures.PAGE_WIDTH_IN, self.height_in())
             ax = fig.subplots()
-            labels = list(cells["label"])[::-1]
             means = np.asarray(cells["mean"], dtype=float)[::-1]
             stds = np.nan_to_num(np.asarray(half_widths(cells), dtype=float)[::-1])
             ok = np.isfinite(means)
