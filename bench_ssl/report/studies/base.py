@@ -297,7 +297,8 @@ class GenericStudy(Study):
 
     def wrap(self, label: str) -> str:
         """A long cell label on several lines, broken only between its `key=value` parts, so that the bars keep
-        their width on the page (a sweep over many keys would otherwise push the axes off it)."""
+        their width on the page (a sweep over many keys would otherwise push the axes off it). Not figures.wrap:
+        that breaks at any space, also inside a list value such as `view1=["crop", "flip"]`."""
         lines: list[str] = []
         for part in re.split(r", (?=[\w.]+=)", label):
             if lines and len(lines[-1]) + 2 + len(part) <= self.LABEL_CHARS:
