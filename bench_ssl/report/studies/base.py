@@ -307,15 +307,14 @@ class GenericStudy(Study):
                 lines.append(part)
         return "\n".join(lines)
 
-    def height_in(self) -> float:
-        rows = getattr(self, "label_lines", [1] * 4)
-        return 1.2 + 0.22 * max(4, len(rows)) + 0.12 * sum(n - 1 for n in rows)
+    def height_in(self, labels: list[str] = ()) -> float:
+        """A row per bar (at least 4), taller by the extra lines of the wrapped labels."""
+        return 1.2 + 0.22 * max(4, len(labels)) + 0.12 * sum(label.count("\n") for label in labels)
 
     def draw(self, cells: pd.DataFrame, paper: pd.DataFrame, ctx: DrawContext, match: Match, fig=None):
         labels = [self.wrap(label) for label in cells["label"]][::-1]
-        self.label_lines = [label.count("\n") + 1 for label in labels]
         with figures.style():
-            fig = fig or figures.new_figure(figures.PAGE_WIDTH_IN, self.height_in())
+            fig = fig or figures.new_figure(figures.PAGE_WIDTH_IN, self.height_in(labels))
             ax = fig.subplots()
             means = np.asarray(cells["mean"], dtype=float)[::-1]
             stds = np.nan_to_num(np.asarray(half_widths(cells), dtype=float)[::-1])
