@@ -239,6 +239,43 @@ def test_a_worker_killed_mid_trial_is_reaped_failed_retried_and_replaced_in_the_
         os.kill(victim, 0)  # reaped: not a zombie
 
 
+def test_a_retry_waiting_in_sqlite_is_claimed_under_the_write_lock_so_no_two_workers_run_it(tmp_path, monkeypatch):
+    """Optuna claims a waiting trial by reading it and then setting it RUNNING, asking for a row lock SQLite does
+    not have: two workers asking at once both claimed the same retry (seen in the test above, where the second
+    crashed telling a trial the first had completed). While a claim reads the trial, no other connection may
+    write, so the other worker reads it RUNNING and takes a new trial."""
+    import sqlite3
+
+    from optuna.storages._rdb import models
+
+    db = tmp_path / "study.db"
+    url = f"sqlite:///{db}"
+    study = optuna.create_study(study_name="claims", storage=open_storage(url))
+    study.enqueue_trial({"x": 0.5}, user_attrs={"retry_of": 0})
+    find, probes = models.TrialModel.find_or_raise_by_id, []
+
+    def find_then_try_to_write(trial_id, session, for_update=False):
+        trial = find(trial_id, session, for_update)
+        other = sqlite3.connect(db, timeout=0, isolation_level=None)  # another worker, not willing to wait
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            probes.append((trial.state.name, "another worker could write"))
+        except sqlite3.OperationalError as exc:
+            probes.append((trial.state.name, str(exc)))
+        finally:
+            other.close()
+        return trial
+
+    monkeypatch.setattr(models.TrialModel, "find_or_raise_by_id", staticmethod(find_then_try_to_write))
+    claimed = study.ask()
+    assert claimed.number == 0 and claimed.user_attrs["retry_of"] == 0
+    assert ("WAITING", "database is locked") in probes and all(why == "database is locked" for _, why in probes), probes
+    monkeypatch.undo()
+    other = optuna.load_study(study_name="claims", storage=open_storage(url)).ask()
+    assert other.number == 1 and "retry_of" not in other.user_attrs  # the retry is the first worker's alone
+
+
 def test_a_failing_trial_keeps_its_reason(cifar_tar, tmp_path, capsys):
     missing = tmp_path / "no-such-dataset"
     path = study_file(tmp_path, "failing", {"data.root": [str(cifar_tar), str(missing)]}, set={"optim.epochs": 1},

@@ -71,15 +71,31 @@ def open_storage(url: str):
         # the default lock (a symlink) works on every NFS version
         return JournalStorage(JournalFileBackend(str(path)))
     engine_kwargs = {}
-    if url.startswith("sqlite:"):
+    sqlite = url.startswith("sqlite:")
+    if sqlite:
         file = storage_file(url)
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"connect_args": {"timeout": 120}}  # several local workers write to one file
+        # several local workers write to one file; pysqlite's own BEGIN is replaced by _write_locked's
+        engine_kwargs = {"connect_args": {"timeout": 120, "isolation_level": None}}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
     except ImportError as exc:  # e.g. a database driver that is not installed
         raise ConfigError(f"storage {url}: {exc}") from None
+    if sqlite:
+        _write_locked(storage.engine)
+    return storage
+
+
+def _write_locked(engine) -> None:
+    """Every transaction on this SQLite engine starts with BEGIN IMMEDIATE, i.e. holds the file's write lock from
+    its first read. Optuna claims a waiting trial (a retry) by reading its state and then setting it RUNNING;
+    SQLite ignores the row lock Optuna asks for, so two workers asking at once both claimed it, ran the same
+    trial, and the second crashed on telling a trial the first had completed. Transactions are short: workers
+    wait their turn (the 120 s busy timeout) instead."""
+    from sqlalchemy import event
+
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
 
 
 def write_study_json(study_dir: Path, info: dict) -> None:
