@@ -9,12 +9,12 @@ when the run used it, `fc` = Identity) and loads the weights.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
 from pathlib import Path
 
+from .arguments import ArgumentParser
 from .errors import BenchSSLError
 
 PREFIX = "backbone."
@@ -77,7 +77,7 @@ def load_backbone(path: str | Path, map_location: str = "cpu"):
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    p = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.export", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog=prog or "python -m bench_ssl.export", description=__doc__.splitlines()[0])
     p.add_argument("run_dir", help="a finished run's folder, e.g. results/smoke/<run_id>")
     p.add_argument("--out", default="backbone.pt", help="the state_dict file (its .json is written beside it)")
     args = p.parse_args(argv)

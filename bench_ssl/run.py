@@ -7,7 +7,6 @@ resumes from its checkpoint.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -18,6 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from .arguments import ArgumentParser
 from .config import RunConfig, dump_yaml, load_config, run_id
 from .distributed.launch import check_devices, spawn_ranks
 from .distributed.group import env_world
@@ -200,7 +200,7 @@ def _log_to(path: Path):
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.run", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog=prog or "python -m bench_ssl.run", description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", help="YAML run config, e.g. configs/smoke.yaml, or a built-in config by name, e.g. smoke")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set method.temperature=0.2 (repeatable)")

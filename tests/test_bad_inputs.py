@@ -23,10 +23,11 @@ def cli(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
 
 
 def error_line(proc) -> str:
-    """The one error line (argparse's usage lines before it are its own convention)."""
+    """The one error line (progress logging may come before it; argparse's usage block may not)."""
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1, proc.stderr
+    assert "usage:" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     return errors[0]
 
@@ -121,6 +122,19 @@ def test_a_bad_launcher_flag_is_named_as_the_flag(flag, value, words, tmp_path):
                           "--set", f"output.root={tmp_path}"))
     assert words in line
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "fused", "tune", "report", "results", "bench", "export"])
+def test_an_unknown_flag_is_one_line_naming_it_and_pointing_at_help_not_a_usage_block(command, capsys):
+    """argparse would print its usage block (sixteen lines for `sweep`) above the line that says what is wrong."""
+    from bench_ssl.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main([command, *([] if command == "bench" else ["some.yaml"]), "--no-such-flag"])  # bench takes no file
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"bench-ssl {command}: error: unrecognized arguments: --no-such-flag; bench-ssl {command} --help lists the "
+        "options"]
 
 
 # ------------------------------------------------------------------------------------------- environment

@@ -5,13 +5,13 @@ Usage: python -m bench_ssl.augment.timing crop flip color --batch 512 --size 32 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import torch
 
 from . import build_pipeline
+from ..arguments import ArgumentParser
 
 
 def _sync(device: torch.device) -> None:
@@ -38,7 +38,7 @@ def time_pipeline(names, batch=512, size=32, device="cuda", repeats=20, params=N
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="python -m bench_ssl.augment.timing", description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="+")
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--size", type=int, default=32)

@@ -14,6 +14,7 @@ import platform
 import sys
 from pathlib import Path
 
+from ..arguments import ArgumentParser
 from ..errors import BenchSSLError
 from ..named_files import FILES
 
@@ -28,7 +29,7 @@ PACK_QUICK = [*QUICK[:4], "optim.epochs=1", "optim.warmup_epochs=0", "eval.proto
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    p = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.bench", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog=prog or "python -m bench_ssl.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="CPU-sized: small ConvNet, 500 images (what CI runs)")
     p.add_argument("--out", default="results/bench.json", help="JSON output (a .md table is written beside it)")
     p.add_argument("--data", help="CIFAR-10 (any accepted layout; default: the data.root default, $BENCH_SSL_DATA "

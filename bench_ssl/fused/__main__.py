@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
+
+from ..arguments import ArgumentParser
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -14,7 +15,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..train import interrupt
     from .run import run_fused
 
-    parser = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.fused", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog=prog or "python -m bench_ssl.fused", description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="+", help="run configs (the config.yaml of run folders, or any run config)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a value in every config (repeatable)")

@@ -3,15 +3,15 @@ with two or more folders of one study (e.g. its quick and its GPU profile), a co
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from ..arguments import ArgumentParser
 from ..errors import BenchSSLError
 from . import FORMATS, METRICS, parse_formats, write_comparison, write_report
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    p = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.report", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog=prog or "python -m bench_ssl.report", description=__doc__.splitlines()[0])
     p.add_argument("sweep_dirs", nargs="+", metavar="sweep_dir",
                    help="a sweep's results folder, e.g. results/temperature_quick (partial sweeps too); two or more "
                         "folders of one study are compared cell by cell")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
+from ..arguments import ArgumentParser
 from ..errors import BenchSSLError
 from ..output import atomic_open, atomic_write_text
 from .manifest import read_manifest
@@ -42,7 +42,7 @@ def in_sweep_order(frame, path):
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.results", description=__doc__)
+    parser = ArgumentParser(prog=prog or "python -m bench_ssl.results", description=__doc__)
     parser.add_argument("path", help="a results folder, a sweep folder (results/<sweep>) or a run folder")
     parser.add_argument("--format", choices=("markdown", "latex", "csv", "parquet"), default="markdown",
                         help="markdown and latex round accuracies to the test set's resolution; csv and parquet keep "

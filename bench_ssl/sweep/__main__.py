@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
+from ..arguments import ArgumentParser
 from ..errors import BenchSSLError
 from ..named_files import resolve
 from ..launch.cli import add_common_args, apply_slurm_flags, split_profile
@@ -13,7 +13,7 @@ from .spec import LAUNCHERS, load_sweep
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    p = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.sweep", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog=prog or "python -m bench_ssl.sweep", description=__doc__.splitlines()[0])
     p.add_argument("sweep", help="sweep YAML, e.g. sweeps/smoke.yaml, or a built-in sweep by name, e.g. aug_grid")
     p.add_argument("--launcher", choices=LAUNCHERS, help="where runs execute (default: the sweep file's, else local)")
     p.add_argument("--dry-run", action="store_true", help="print the runs and their status, run nothing")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
+from ..arguments import ArgumentParser
 from ..errors import BenchSSLError
 from ..named_files import resolve
 from ..launch.cli import add_common_args, apply_slurm_flags, split_profile
@@ -13,7 +13,7 @@ from .spec import LAUNCHERS, load_study_spec
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    p = argparse.ArgumentParser(prog=prog or "python -m bench_ssl.tune", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog=prog or "python -m bench_ssl.tune", description=__doc__.splitlines()[0])
     p.add_argument("study", help="study YAML, e.g. sweeps/tune_smoke.yaml, or a built-in study by name")
     p.add_argument("--n-trials", type=int, help="trials the study should have in all (finished ones count; "
                                                 "default: the study file's budget.n_trials)")
